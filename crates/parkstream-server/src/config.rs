@@ -1,0 +1,132 @@
+//! The command line: subcommands and typed settings, each flag with an environment twin.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// parkstream: live parking-lot state, alerts and violations, pushed to dashboards over SSE.
+#[derive(Debug, Parser)]
+#[command(name = "parkstream", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: HTTP API, SSE stream, dashboard at `/`.
+    Serve(Box<ServeSettings>),
+}
+
+/// Settings of `parkstream serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "PARKSTREAM_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Database: `sqlite://FILE` (created on first start) or `sqlite::memory:`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://parkstream.db")]
+    pub database_url: String,
+
+    /// How many recent events are stored for clients resuming with `Last-Event-ID`.
+    #[arg(long, env = "PARKSTREAM_HISTORY_SIZE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub history_size: u64,
+
+    /// Interval between `ping` events on every stream (`30s`, `500ms`, `2m`; a bare number is seconds).
+    #[arg(long, env = "PARKSTREAM_PING_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// Most SSE streams open at once; above it a new stream is answered 503 with `Retry-After`.
+    #[arg(long, env = "PARKSTREAM_MAX_CLIENTS", default_value_t = 10_000)]
+    pub max_clients: usize,
+
+    /// Events queued for one stream before it counts as too slow and is disconnected (it then
+    /// resumes by id). Bounds server memory per client.
+    #[arg(long, env = "PARKSTREAM_CLIENT_BUFFER", default_value_t = 4_096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub client_buffer: u64,
+
+    /// Largest request body accepted, in bytes (413 above).
+    #[arg(long, env = "PARKSTREAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Serve `/metrics` on this separate address only (default: on the main address).
+    #[arg(long, env = "PARKSTREAM_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// How long shutdown waits for open requests and streams before it closes them.
+    #[arg(long, env = "PARKSTREAM_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Log format.
+    #[arg(long, env = "PARKSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl ServeSettings {
+    /// The settings with every default, as `parkstream serve` with no flags and no environment
+    /// would have them (tests start from this).
+    pub fn defaults() -> Self {
+        let cli = Cli::parse_from(["parkstream", "serve"]);
+        match cli.command {
+            Command::Serve(settings) => *settings,
+        }
+    }
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30s or 500ms"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2 weeks").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = ServeSettings::defaults();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.history_size, 10_000);
+        assert_eq!(s.ping_interval, Duration::from_secs(30));
+        assert!(s.database_url.starts_with("sqlite://parkstream.db"));
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,171 @@
+//! `ApiError`: every failure an HTTP handler can answer with, mapped to a status code and the
+//! SPEC's error body in one place.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parkstream_protocol::api::{ErrorBody, ErrorDetail};
+
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request could not be read: malformed JSON, a bad query parameter.
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// The body was read but a value in it is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{message}")]
+    NotFound {
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("no route for this method and path")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The server is full (too many streams) or a dependency is down; try again later.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
+    /// A bug or an unexpected failure; its cause is logged, not sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn bad_query(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Invalid { .. } => "invalid_value",
+            ApiError::NotFound { .. } | ApiError::RouteNotFound => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            ApiError::BadRequest { field, .. }
+            | ApiError::Invalid { field, .. }
+            | ApiError::NotFound { field, .. } => field.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::NotFound { field, message } => ApiError::NotFound {
+                message,
+                field: Some(field),
+            },
+            DomainError::Invalid { field, message } => ApiError::Invalid {
+                message,
+                field: Some(field),
+            },
+            DomainError::Conflict(message) => ApiError::Conflict(message),
+            DomainError::NotStored => ApiError::Unavailable {
+                message: "the change was not stored; try again".into(),
+                retry_after_secs: Some(1),
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            // The change was not stored: say so, and let the caller retry.
+            StoreError::Unavailable(cause) => {
+                tracing::error!(error = ?cause, "storage unavailable");
+                ApiError::Unavailable {
+                    message: "storage is unavailable; the change was not stored".into(),
+                    retry_after_secs: Some(1),
+                }
+            }
+            StoreError::Corrupt(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message,
+                field: self.field(),
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::Unavailable {
+            retry_after_secs: Some(secs),
+            ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

@@ -1,0 +1,43 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (its dependencies answer too).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 200 when the database answers; 503 when it does not or the server is shutting down, so a
+/// load balancer stops sending new clients here.
+async fn readyz(State(app): State<AppState>) -> Response {
+    if app.shutdown.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "shutting_down"})),
+        )
+            .into_response();
+    }
+    match app.store.ping().await {
+        Ok(()) => Json(json!({"status": "ready", "checks": {"database": "ok"}})).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "checks": {"database": "unreachable"}})),
+            )
+                .into_response()
+        }
+    }
+}

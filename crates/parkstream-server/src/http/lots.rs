@@ -1,0 +1,70 @@
+//! `GET /api/lots`, `GET /api/lots/{id}`, `PUT /api/lots/{id}`.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use parkstream_protocol::api::LotSpec;
+
+use super::json::ApiJson;
+use super::{with_last_event_id, AppState};
+use crate::domain::{LotId, LotSettings};
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/lots", get(list))
+        .route("/api/lots/{id}", get(show).put(put))
+}
+
+/// Every lot's current state, by id.
+async fn list(State(app): State<AppState>) -> Response {
+    let (lots, last_event_id) = app.read_model.lots();
+    with_last_event_id(last_event_id, Json(lots))
+}
+
+async fn show(
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(path_error)?;
+    match app.read_model.lot(&id) {
+        (Some(lot), last_event_id) => Ok(with_last_event_id(last_event_id, Json(lot))),
+        (None, _) => Err(lot_not_found(&id)),
+    }
+}
+
+/// Creates (201) or updates (200) a lot. Its count is kept on update.
+async fn put(
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(spec): ApiJson<LotSpec>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(path_error)?;
+    let id = LotId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
+    let settings = LotSettings::parse(spec)?;
+    let (view, created) = app.writer.put_lot(id, settings).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+pub(super) fn lot_not_found(id: &str) -> ApiError {
+    ApiError::NotFound {
+        message: format!("lot {id:?} does not exist"),
+        field: Some("id".into()),
+    }
+}
+
+pub(super) fn path_error(err: PathRejection) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_path",
+        message: err.body_text(),
+        field: None,
+    }
+}

@@ -1,0 +1,88 @@
+//! The HTTP API: one module per resource, each with its own `router()`, merged here.
+
+mod capacity;
+mod health;
+mod json;
+mod lots;
+mod metrics;
+mod sse;
+
+use std::sync::Arc;
+
+use axum::extract::MatchedPath;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::read_model::ReadModel;
+use crate::store::Store;
+use crate::writer::Writer;
+
+/// Cheap handles to everything a handler needs.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub writer: Writer,
+    pub hub: Hub,
+    pub read_model: ReadModel,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub max_body_bytes: usize,
+    /// Cancelled when the server starts shutting down: every stream ends.
+    pub shutdown: CancellationToken,
+}
+
+/// Per-connection context the server attaches to each request.
+#[derive(Debug, Clone)]
+pub struct ConnectionContext {
+    /// Cancelling it closes the connection at once (a stream that fell behind).
+    pub kill: CancellationToken,
+}
+
+/// The whole API. `/metrics` is included unless it is served on its own address.
+pub fn router(state: AppState, with_metrics: bool) -> Router {
+    let mut app = Router::new()
+        .merge(lots::router())
+        .merge(capacity::router())
+        .merge(sse::router())
+        .merge(health::router());
+    if with_metrics {
+        app = app.merge(metrics::router());
+    }
+    app.fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(
+            // The span names the matched route, never the raw path or query (which can carry
+            // plates and tokens).
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("request", method = %req.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// The router that serves `/metrics` alone, for `--metrics-bind`.
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::router()
+        .fallback(|| async { ApiError::RouteNotFound })
+        .with_state(state)
+}
+
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+/// Adds the `Last-Event-ID` header: the newest event id the answered state reflects.
+fn with_last_event_id(last_event_id: u64, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(LAST_EVENT_ID, HeaderValue::from(last_event_id));
+    response
+}

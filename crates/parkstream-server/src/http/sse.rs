@@ -1,0 +1,96 @@
+//! `GET /api/sse/dashboard`: the stream (SPEC section 2).
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use bytes::BytesMut;
+use parkstream_protocol::events::{Connected, Reset};
+use parkstream_protocol::{sse, EventType, Timestamp};
+use rand::Rng;
+
+use super::{AppState, ConnectionContext, LAST_EVENT_ID};
+use crate::error::ApiError;
+use crate::hub::{Filter, HubFull, Replay};
+
+/// The reconnection delay suggested to clients, in milliseconds.
+const RETRY_MILLIS: u64 = 2_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/sse/dashboard", get(dashboard))
+}
+
+async fn dashboard(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    connection: Option<Extension<ConnectionContext>>,
+) -> Result<Response, ApiError> {
+    let Query(params) =
+        query.map_err(|_| ApiError::bad_query("query", "the query string is malformed"))?;
+    // The last occurrence of a repeated parameter wins.
+    let param = |name: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let filter = Filter::parse(param("lots"), param("types"))
+        .map_err(|e| ApiError::bad_query(e.field, e.message))?;
+    // A header that is not text cannot be placed: it gets `reset`, like any unknown id.
+    let last_id = match headers.get(LAST_EVENT_ID) {
+        Some(value) => Some(value.to_str().unwrap_or("\u{0}")),
+        None => param("lastEventId"),
+    }
+    .filter(|id| !id.is_empty());
+    let kill = connection.map(|Extension(c)| c.kill).unwrap_or_default();
+
+    let subscription = app
+        .hub
+        .subscribe(filter, last_id, kill)
+        .map_err(|HubFull| {
+            // Jitter spreads the retries of a crowd refused at once.
+            ApiError::Unavailable {
+                message: "too many open streams; try again later".into(),
+                retry_after_secs: Some(rand::rng().random_range(1..=10)),
+            }
+        })?;
+
+    let mut head = BytesMut::with_capacity(256);
+    let mut scratch = Vec::with_capacity(256);
+    sse::write_retry(&mut scratch, RETRY_MILLIS);
+    let connected = Connected {
+        client_id: format!("client_{}", uuid::Uuid::new_v4().simple()),
+        server_time: Timestamp::now(),
+        resumed: matches!(subscription.replay(), Replay::Events(_)),
+    };
+    let data = serde_json::to_string(&connected).expect("connected serializes");
+    sse::write_frame(&mut scratch, None, EventType::Connected.as_str(), &data);
+    if matches!(subscription.replay(), Replay::Reset) {
+        let reset = Reset {
+            reason: Reset::HISTORY_UNAVAILABLE.into(),
+        };
+        let data = serde_json::to_string(&reset).expect("reset serializes");
+        sse::write_frame(&mut scratch, None, EventType::Reset.as_str(), &data);
+    }
+    head.extend_from_slice(&scratch);
+
+    let body = Body::from_stream(subscription.into_stream(head, app.shutdown.clone()));
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-transform"),
+    );
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

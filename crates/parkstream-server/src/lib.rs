@@ -1,0 +1,175 @@
+//! parkstream: the real-time layer of a smart-parking system.
+//!
+//! Reports come in over HTTP, the writer applies the domain rules and stores the result, the
+//! hub fans the resulting events out to every SSE stream that wants them.
+//!
+//! Layout:
+//! - [`config`]: the command line and typed settings (every flag has an environment twin).
+//! - [`http`]: the API, one module per resource; `sse` is the stream. Handlers parse input into
+//!   domain types and talk to the writer (changes) or the read model (queries).
+//! - [`domain`]: lots and their rules as plain data and functions; no HTTP, no SQL.
+//! - [`writer`]: the single task that changes state: applies commands, group-commits them to
+//!   the store, then publishes their events and updates the read model.
+//! - [`store`]: durable storage behind one type (SQLite now), chosen by the database URL.
+//! - [`hub`]: the replay window and the fan-out of encoded frames to subscribers.
+//! - [`read_model`]: the committed state `GET` requests answer from.
+//! - [`server`]: the accept loop, per-connection control, graceful shutdown.
+//! - [`error`]: `ApiError`, the one place failures become status codes and error bodies.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod read_model;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod writer;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeSettings;
+use crate::domain::State;
+use crate::hub::{Hub, HubConfig};
+use crate::metrics::Metrics;
+use crate::read_model::ReadModel;
+use crate::store::Store;
+use crate::writer::Writer;
+
+/// Runs the server on `listener` until `shutdown` completes, then shuts down gracefully:
+/// stops accepting, ends every stream, lets requests in flight finish, stores what was
+/// acknowledged, and closes the database.
+///
+/// # Errors
+/// When the database cannot be opened or loaded, or the metrics address cannot be bound.
+pub async fn run(
+    settings: ServeSettings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&settings.database_url)))?;
+    let snapshot = store
+        .load(settings.history_size)
+        .await
+        .context("loading the stored state")?;
+    let metrics = Arc::new(Metrics::new());
+    let hub = Hub::new(
+        HubConfig {
+            history_size: usize::try_from(settings.history_size).unwrap_or(usize::MAX),
+            max_clients: settings.max_clients,
+            client_buffer: usize::try_from(settings.client_buffer).unwrap_or(usize::MAX),
+        },
+        snapshot.next_event_id - 1,
+        snapshot.events.iter().map(writer::publishable),
+        metrics.clone(),
+    );
+    let state = State::from_lots(snapshot.lots);
+    let read_model = ReadModel::new(state.lots(), hub.newest_id());
+    let (writer, writer_task) = Writer::spawn(
+        state,
+        store.clone(),
+        hub.clone(),
+        read_model.clone(),
+        snapshot.next_event_id,
+        settings.history_size,
+    );
+
+    let stop = CancellationToken::new();
+    let app_state = http::AppState {
+        writer,
+        hub: hub.clone(),
+        read_model,
+        store,
+        metrics,
+        max_body_bytes: settings.max_body_bytes,
+        shutdown: stop.clone(),
+    };
+
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(ping_loop(hub, settings.ping_interval, stop.clone()));
+    if let Some(addr) = settings.metrics_bind {
+        let metrics_listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics address {addr}"))?;
+        tracing::info!(%addr, "metrics listening");
+        let router = http::metrics_router(app_state.clone());
+        background.spawn(server::serve(
+            metrics_listener,
+            router,
+            stop.clone(),
+            Duration::from_secs(1),
+        ));
+    }
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
+        });
+    }
+
+    let router = http::router(app_state, settings.metrics_bind.is_none());
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "parkstream listening");
+    }
+    server::serve(listener, router, stop.clone(), settings.shutdown_grace).await;
+    tracing::info!("connections closed; finishing writes");
+    stop.cancel();
+    while background.join_next().await.is_some() {}
+    // Every handle to the writer is gone with the router: it answers what it holds, then ends.
+    writer_task.await.context("the writer task failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn ping_loop(hub: Hub, every: Duration, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await; // the first tick is immediate
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = interval.tick() => hub.ping(),
+        }
+    }
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_database_passwords() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            super::redact("sqlite://parkstream.db"),
+            "sqlite://parkstream.db"
+        );
+    }
+}

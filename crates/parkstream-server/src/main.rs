@@ -1,0 +1,49 @@
+//! The `parkstream` binary: `parkstream serve` runs the server (`parkstream --help` for more).
+
+use anyhow::Context;
+use clap::Parser;
+use parkstream_server::config::{Cli, Command};
+use parkstream_server::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(settings) => {
+            telemetry::init(settings.log_format);
+            let listener = tokio::net::TcpListener::bind(settings.bind)
+                .await
+                .with_context(|| format!("binding {}", settings.bind))?;
+            parkstream_server::run(*settings, listener, shutdown_signal()).await
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,108 @@
+//! The accept loop: one task per connection, HTTP/1.1 and HTTP/2 through hyper, and a
+//! per-connection token so the hub can close a connection whose client fell behind.
+//!
+//! axum's own `serve` gives no handle on a connection; a stalled SSE client would then hold
+//! its socket until TCP gave up. Here the connection task selects on that token and drops the
+//! socket at once.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::http::ConnectionContext;
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then lets open connections finish
+/// for up to `grace` (streams end at once; requests in flight complete) and closes the rest.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client that opens a socket and never finishes its request headers is cut off.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(serve_connection(
+                        stream,
+                        app.clone(),
+                        builder.clone(),
+                        shutdown.clone(),
+                    ));
+                }
+                Err(err) => {
+                    // Out of file descriptors, usually: wait instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let open = connections.len();
+    if open > 0 {
+        tracing::info!(open, "waiting for open connections to finish");
+    }
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = connections.len(),
+            "grace period over; closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    app: Router,
+    builder: auto::Builder<TokioExecutor>,
+    shutdown: CancellationToken,
+) {
+    // Events are small and latency matters more than packet count.
+    let _ = stream.set_nodelay(true);
+    let kill = CancellationToken::new();
+    let context = ConnectionContext { kill: kill.clone() };
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(context.clone());
+        app.clone().oneshot(req.map(Body::new))
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        }
+        () = kill.cancelled() => {
+            tracing::debug!("closing the connection of a client that fell behind");
+        }
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}

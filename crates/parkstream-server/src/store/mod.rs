@@ -1,0 +1,119 @@
+//! Durable storage behind one type, [`Store`], with one implementation per backend chosen by
+//! the database URL's scheme. Handlers never see SQL; the writer hands the store whole
+//! batches (group commit), and the store answers with small typed errors.
+
+mod sqlite;
+
+use parkstream_protocol::{EventType, Timestamp};
+
+use crate::domain::{Change, Lot};
+
+pub use sqlite::SqliteStore;
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the write; nothing was stored.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Stored data does not decode: a bug or a database edited by hand.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                StoreError::Corrupt(err.to_string())
+            }
+            other => StoreError::Unavailable(other),
+        }
+    }
+}
+
+/// A published event as stored: its id, what the stream's filters need, and its JSON data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: u64,
+    pub event_type: EventType,
+    pub lot_id: Option<String>,
+    pub data: String,
+    pub created_at: Timestamp,
+}
+
+/// What the server loads at start.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub lots: Vec<Lot>,
+    /// The newest `history_size` events, oldest first.
+    pub events: Vec<StoredEvent>,
+    /// The id the next event gets.
+    pub next_event_id: u64,
+}
+
+/// One group commit: every change and event of the commands in it, stored atomically.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    pub changes: &'a [Change],
+    pub events: &'a [StoredEvent],
+    /// Delete stored events with an id up to this one (history beyond `--history-size`).
+    pub trim_through: Option<u64>,
+}
+
+/// The database, whichever backend it is.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens the database named by `url`, creating it and applying migrations as needed.
+    ///
+    /// # Errors
+    /// When the scheme is not supported, or the database cannot be opened or migrated.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        } else {
+            anyhow::bail!("unsupported database URL {url:?}: expected sqlite://FILE")
+        }
+    }
+
+    /// Loads the lots and the newest `history_size` events.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds rows that do not decode.
+    pub async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.load(history_size).await,
+        }
+    }
+
+    /// Stores a batch atomically: all of it or nothing.
+    ///
+    /// # Errors
+    /// When the transaction fails; then nothing of the batch is stored.
+    pub async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.commit(batch).await,
+        }
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.ping().await,
+        }
+    }
+
+    /// Closes every connection, flushing what the backend buffers.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(store) => store.close().await,
+        }
+    }
+}
