@@ -14,7 +14,7 @@ use rand::Rng;
 
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
 use crate::error::ApiError;
-use crate::hub::{Filter, HubFull, Replay};
+use crate::hub::{Filter, HubFull, Start};
 
 /// The reconnection delay suggested to clients, in milliseconds.
 const RETRY_MILLIS: u64 = 2_000;
@@ -66,11 +66,11 @@ async fn dashboard(
     let connected = Connected {
         client_id: format!("client_{}", uuid::Uuid::new_v4().simple()),
         server_time: Timestamp::now(),
-        resumed: matches!(subscription.replay(), Replay::Events(_)),
+        resumed: subscription.start() == Start::Resumed,
     };
     let data = serde_json::to_string(&connected).expect("connected serializes");
     sse::write_frame(&mut scratch, None, EventType::Connected.as_str(), &data);
-    if matches!(subscription.replay(), Replay::Reset) {
+    if subscription.start() == Start::Reset {
         let reset = Reset {
             reason: Reset::HISTORY_UNAVAILABLE.into(),
         };

@@ -1,22 +1,28 @@
 //! The hub: fans every published event out to the streams that want it.
 //!
-//! Each event is encoded to SSE bytes once ([`PublishedEvent::frame`]) and shared by reference
-//! with every subscriber. Subscribers are indexed by lot, so an event touches only the streams
-//! that asked for its lot (or for every lot). Each subscriber has a bounded queue; one that
-//! fills it is disconnected (its connection is closed at once) and resumes by id, so a stalled
-//! client never holds more than its queue. Registering a subscriber and computing its replay
-//! happen under the same lock as publishing, so no event falls between replay and live.
+//! Events are encoded to SSE bytes once ([`PublishedEvent::frame`]) and kept in one shared
+//! window ([`window::EventWindow`]). A stream holds only a cursor into that window: when woken
+//! it copies every frame after its cursor that passes its filter into one chunk (one write for
+//! however many events arrived), so a subscriber costs a few words of memory, a burst of
+//! events costs one wake-up per stream, and a replay after `Last-Event-ID` is simply a cursor
+//! that starts further back.
+//!
+//! Subscribers are indexed by lot, so publishing touches only the streams that asked for that
+//! lot (or for every lot). A stream whose oldest unread event is more than `max_lag` events
+//! old is dropped and its connection closed at once; the client resumes by id. A stalled
+//! client therefore never holds more than its socket buffers.
 
 mod filter;
 mod subscription;
 mod window;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 
 use parkstream_protocol::events::Ping;
@@ -26,12 +32,11 @@ use crate::metrics::{Metrics, ReasonLabel, TypeLabel, TypeName};
 
 pub use filter::{Filter, FilterError, TypeMask};
 pub use subscription::{SseStream, Subscription};
-use window::{EventWindow, Placement};
+use window::EventWindow;
 
 /// An event as the hub carries it: filter keys and the encoded frame.
 #[derive(Debug)]
 pub struct PublishedEvent {
-    /// 0 for frames that carry no id (pings).
     pub id: u64,
     pub event_type: EventType,
     pub lot: Option<Arc<str>>,
@@ -55,14 +60,14 @@ impl PublishedEvent {
     }
 }
 
-/// What a new subscriber gets before live events.
-#[derive(Debug)]
-pub enum Replay {
+/// How a new stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
     /// No `Last-Event-ID`: live events only.
-    None,
-    /// The retained events after the client's id that pass its filter, oldest first.
-    Events(Vec<Arc<PublishedEvent>>),
-    /// The id cannot be placed: the client must reload its snapshot.
+    Fresh,
+    /// Replays the retained events after the client's id, then goes live.
+    Resumed,
+    /// The id cannot be placed: the client must reload its snapshot; live events follow.
     Reset,
 }
 
@@ -70,32 +75,39 @@ pub enum Replay {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubFull;
 
-#[derive(Debug, Clone)]
+/// What the hub and one stream share.
+#[derive(Debug)]
 struct Slot {
-    tx: mpsc::Sender<Arc<PublishedEvent>>,
-    types: TypeMask,
-    /// Closes the subscriber's connection (used when it falls behind).
+    filter: Filter,
+    waker: AtomicWaker,
+    /// Position of the last event the stream has examined (written by the stream).
+    cursor: AtomicU64,
+    /// Position of the oldest event offered to the stream and not yet examined; at or below
+    /// `cursor` when there is none (written by the publisher).
+    backlog_from: AtomicU64,
+    /// Set when the hub gave up on the stream: it ends at its next poll.
+    dropped: AtomicBool,
+    /// Closes the stream's connection.
     kill: CancellationToken,
 }
 
-#[derive(Debug)]
-struct HubState {
-    window: EventWindow,
-    next_subscriber: u64,
-    /// Every subscriber, for pings and the connection limit.
-    everyone: HashMap<u64, Slot>,
-    /// Subscribers of every lot.
-    all_lots: HashMap<u64, Slot>,
-    /// Subscribers of some lots, by lot.
-    by_lot: HashMap<Arc<str>, HashMap<u64, Slot>>,
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    everyone: HashMap<u64, Arc<Slot>>,
+    all_lots: HashMap<u64, Arc<Slot>>,
+    by_lot: HashMap<Arc<str>, HashMap<u64, Arc<Slot>>>,
 }
 
 #[derive(Debug)]
 struct Inner {
-    state: Mutex<HubState>,
+    window: RwLock<EventWindow>,
+    registry: Mutex<Registry>,
+    ping_frame: RwLock<Bytes>,
+    ping_generation: AtomicU64,
     metrics: Arc<Metrics>,
     max_clients: usize,
-    client_buffer: usize,
+    max_lag: u64,
 }
 
 /// A cheap handle to the hub.
@@ -107,11 +119,20 @@ pub struct Hub {
 /// Hub settings.
 #[derive(Debug, Clone, Copy)]
 pub struct HubConfig {
-    /// How many events the replay window keeps.
+    /// How many events the window keeps.
     pub history_size: usize,
     pub max_clients: usize,
-    /// Events queued per subscriber before it is dropped.
+    /// How far (in events) a stream may fall behind before it is dropped.
     pub client_buffer: usize,
+}
+
+// A poisoned lock still guards plain data that every writer leaves consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Hub {
@@ -128,64 +149,94 @@ impl Hub {
         }
         Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(HubState {
-                    window,
-                    next_subscriber: 0,
-                    everyone: HashMap::new(),
-                    all_lots: HashMap::new(),
-                    by_lot: HashMap::new(),
-                }),
+                window: RwLock::new(window),
+                registry: Mutex::new(Registry::default()),
+                ping_frame: RwLock::new(Bytes::new()),
+                ping_generation: AtomicU64::new(0),
                 metrics,
                 max_clients: config.max_clients,
-                client_buffer: config.client_buffer,
+                max_lag: config.client_buffer.min(config.history_size).max(1) as u64,
             }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HubState> {
-        // A panic while holding the lock leaves plain data consistent enough to go on with.
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The id of the newest published event.
     pub fn newest_id(&self) -> u64 {
-        self.lock().window.newest()
+        read(&self.inner.window).newest_id()
     }
 
     /// Streams open now.
     pub fn subscriber_count(&self) -> usize {
-        self.lock().everyone.len()
+        lock(&self.inner.registry).everyone.len()
     }
 
-    /// Publishes stored events, in id order, to every subscriber that wants them.
+    /// Publishes stored events, in id order, and wakes the streams that want them.
     pub fn publish(&self, events: impl IntoIterator<Item = Arc<PublishedEvent>>) {
+        let mut positioned = Vec::new();
+        {
+            let mut window = self.inner.window.write().unwrap_or_else(|p| p.into_inner());
+            for event in events {
+                self.inner
+                    .metrics
+                    .events_published
+                    .get_or_create(&TypeLabel {
+                        r#type: TypeName(event.event_type),
+                    })
+                    .inc();
+                positioned.push((window.push(event.clone()), event));
+            }
+        }
+        let Some(&(batch_start, _)) = positioned.first() else {
+            return;
+        };
+        let mut registry = lock(&self.inner.registry);
         let mut dropped = Vec::new();
-        let mut state = self.lock();
-        for event in events {
-            self.inner
-                .metrics
-                .events_published
-                .get_or_create(&TypeLabel {
-                    r#type: TypeName(event.event_type),
-                })
-                .inc();
-            state.window.push(event.clone());
-            let state = &*state;
-            let targets = state.all_lots.iter().chain(
+        for (seq, event) in &positioned {
+            let targets = registry.all_lots.iter().chain(
                 event
                     .lot
                     .as_ref()
-                    .and_then(|lot| state.by_lot.get(lot))
+                    .and_then(|lot| registry.by_lot.get(lot))
                     .into_iter()
                     .flatten(),
             );
             for (id, slot) in targets {
-                if slot.types.contains(event.event_type) {
-                    offer(*id, slot, &event, &mut dropped);
+                if slot.filter.types.contains(event.event_type)
+                    && !self.offer(slot, *seq, batch_start)
+                {
+                    dropped.push(*id);
                 }
             }
         }
-        self.remove_dropped(&mut state, dropped);
+        for id in dropped {
+            if remove(&mut registry, id) {
+                self.inner
+                    .metrics
+                    .subscribers_dropped
+                    .get_or_create(&ReasonLabel { reason: "lag" })
+                    .inc();
+            }
+        }
+    }
+
+    /// Tells a stream there is an event for it at `seq`; false when it is too far behind,
+    /// in which case it is told to end and its connection is closed. Lag is what the stream
+    /// left unread before this publication (`batch_start`), so one large batch is not lag.
+    fn offer(&self, slot: &Slot, seq: u64, batch_start: u64) -> bool {
+        let cursor = slot.cursor.load(Ordering::Acquire);
+        let mut backlog_from = slot.backlog_from.load(Ordering::Relaxed);
+        if backlog_from <= cursor {
+            backlog_from = seq;
+            slot.backlog_from.store(seq, Ordering::Relaxed);
+        }
+        if batch_start.saturating_sub(backlog_from) >= self.inner.max_lag {
+            slot.dropped.store(true, Ordering::Release);
+            slot.kill.cancel();
+            slot.waker.wake();
+            return false;
+        }
+        slot.waker.wake();
+        true
     }
 
     /// Sends a `ping` to every stream.
@@ -196,36 +247,20 @@ impl Hub {
         .expect("ping serializes");
         let mut frame = Vec::with_capacity(64);
         sse::write_frame(&mut frame, None, EventType::Ping.as_str(), &data);
-        let ping = Arc::new(PublishedEvent {
-            id: 0,
-            event_type: EventType::Ping,
-            lot: None,
-            frame: frame.into(),
-            published_at: Instant::now(),
-        });
-        let mut dropped = Vec::new();
-        let mut state = self.lock();
-        for (id, slot) in &state.everyone {
-            offer(*id, slot, &ping, &mut dropped);
-        }
-        self.remove_dropped(&mut state, dropped);
-    }
-
-    fn remove_dropped(&self, state: &mut HubState, dropped: Vec<(u64, &'static str)>) {
-        for (id, reason) in dropped {
-            if remove(state, id) && reason == "lag" {
-                self.inner
-                    .metrics
-                    .subscribers_dropped
-                    .get_or_create(&ReasonLabel { reason })
-                    .inc();
-            }
+        *self
+            .inner
+            .ping_frame
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = frame.into();
+        self.inner.ping_generation.fetch_add(1, Ordering::Release);
+        for slot in lock(&self.inner.registry).everyone.values() {
+            slot.waker.wake();
         }
     }
 
-    /// Registers a stream. With `last_id`, its replay is computed under the same lock, so
-    /// replay and live events meet with no gap and no duplicate. `kill` closes the stream's
-    /// connection if it falls behind.
+    /// Registers a stream. With `last_id`, it starts from that id's position in the window
+    /// (taken under the registry lock, so no event falls between replay and live). `kill`
+    /// closes the stream's connection if it falls behind.
     ///
     /// # Errors
     /// [`HubFull`] when `max_clients` streams are open.
@@ -235,41 +270,37 @@ impl Hub {
         last_id: Option<&str>,
         kill: CancellationToken,
     ) -> Result<Subscription, HubFull> {
-        let (tx, rx) = mpsc::channel(self.inner.client_buffer);
-        let mut state = self.lock();
-        if state.everyone.len() >= self.inner.max_clients {
+        let mut registry = lock(&self.inner.registry);
+        if registry.everyone.len() >= self.inner.max_clients {
             self.inner.metrics.clients_refused.inc();
             return Err(HubFull);
         }
-        let replay = match last_id {
-            None => Replay::None,
-            Some(last_id) => match state.window.place(last_id) {
-                Placement::Unknown => Replay::Reset,
-                Placement::After(index) => Replay::Events(
-                    state
-                        .window
-                        .events_from(index)
-                        .filter(|e| filter.accepts(e.event_type, e.lot.as_deref()))
-                        .cloned()
-                        .collect(),
-                ),
-            },
+        let (cursor, start) = {
+            let window = read(&self.inner.window);
+            match last_id.map(|id| window.place(id)) {
+                None => (window.newest_seq(), Start::Fresh),
+                Some(Some(cursor)) => (cursor, Start::Resumed),
+                Some(None) => (window.newest_seq(), Start::Reset),
+            }
         };
-        let id = state.next_subscriber;
-        state.next_subscriber += 1;
-        let slot = Slot {
-            tx,
-            types: filter.types,
+        let id = registry.next_id;
+        registry.next_id += 1;
+        let slot = Arc::new(Slot {
+            filter,
+            waker: AtomicWaker::new(),
+            cursor: AtomicU64::new(cursor),
+            backlog_from: AtomicU64::new(0),
+            dropped: AtomicBool::new(false),
             kill,
-        };
-        state.everyone.insert(id, slot.clone());
-        match &filter.lots {
+        });
+        registry.everyone.insert(id, slot.clone());
+        match &slot.filter.lots {
             None => {
-                state.all_lots.insert(id, slot);
+                registry.all_lots.insert(id, slot.clone());
             }
             Some(lots) => {
                 for lot in lots {
-                    state
+                    registry
                         .by_lot
                         .entry(lot.clone())
                         .or_default()
@@ -277,68 +308,44 @@ impl Hub {
                 }
             }
         }
-        drop(state);
+        drop(registry);
         self.inner.metrics.clients.inc();
-        Ok(Subscription::new(
-            replay,
-            rx,
-            Registration {
-                hub: self.clone(),
-                id,
-            },
-            self.inner.metrics.clone(),
-        ))
+        Ok(Subscription::new(self.clone(), id, slot, start))
     }
-}
 
-/// Queues an event for one subscriber; a full queue marks it as lagging.
-fn offer(
-    id: u64,
-    slot: &Slot,
-    event: &Arc<PublishedEvent>,
-    dropped: &mut Vec<(u64, &'static str)>,
-) {
-    match slot.tx.try_send(event.clone()) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            slot.kill.cancel();
-            dropped.push((id, "lag"));
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => dropped.push((id, "closed")),
+    fn unsubscribe(&self, id: u64) {
+        remove(&mut lock(&self.inner.registry), id);
+        self.inner.metrics.clients.dec();
     }
 }
 
 /// Removes a subscriber from every index; false if it was already gone.
-fn remove(state: &mut HubState, id: u64) -> bool {
-    if state.everyone.remove(&id).is_none() {
+fn remove(registry: &mut Registry, id: u64) -> bool {
+    let Some(slot) = registry.everyone.remove(&id) else {
         return false;
-    }
-    if state.all_lots.remove(&id).is_none() {
-        state.by_lot.retain(|_, subs| {
-            subs.remove(&id);
-            !subs.is_empty()
-        });
+    };
+    match &slot.filter.lots {
+        None => {
+            registry.all_lots.remove(&id);
+        }
+        Some(lots) => {
+            for lot in lots {
+                if let Some(subs) = registry.by_lot.get_mut(lot) {
+                    subs.remove(&id);
+                    if subs.is_empty() {
+                        registry.by_lot.remove(lot);
+                    }
+                }
+            }
+        }
     }
     true
-}
-
-/// Unregisters a subscriber when its stream is dropped.
-#[derive(Debug)]
-pub(crate) struct Registration {
-    hub: Hub,
-    id: u64,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        remove(&mut self.hub.lock(), self.id);
-        self.hub.inner.metrics.clients.dec();
-    }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use futures_util::{FutureExt, StreamExt};
 
     pub(crate) fn event(id: u64, lot: &str) -> Arc<PublishedEvent> {
         Arc::new(PublishedEvent::new(
@@ -358,73 +365,101 @@ pub(crate) mod tests {
         Hub::new(config, 0, [], Arc::new(Metrics::new()))
     }
 
-    fn drain(sub: &mut Subscription) -> Vec<u64> {
+    fn subscribe(hub: &Hub, lots: Option<&str>, last_id: Option<&str>) -> SseStream {
+        let filter = Filter::parse(lots, None).unwrap();
+        hub.subscribe(filter, last_id, CancellationToken::new())
+            .unwrap()
+            .into_stream(Default::default(), CancellationToken::new())
+    }
+
+    /// The ids in what the stream has ready now.
+    fn ready_ids(stream: &mut SseStream) -> Vec<u64> {
         let mut ids = Vec::new();
-        while let Ok(e) = sub.try_recv() {
-            ids.push(e.id);
+        while let Some(Some(Ok(chunk))) = stream.next().now_or_never() {
+            let text = String::from_utf8(chunk.to_vec()).unwrap();
+            ids.extend(
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("id: "))
+                    .map(|id| id.parse::<u64>().unwrap()),
+            );
         }
         ids
     }
 
     #[test]
-    fn delivers_only_to_matching_lots() {
+    fn delivers_only_to_matching_lots_in_one_chunk() {
         let hub = hub(16);
-        let lots = Filter::parse(Some("a"), None).unwrap();
-        let mut only_a = hub.subscribe(lots, None, CancellationToken::new()).unwrap();
-        let mut all = hub
-            .subscribe(Filter::EVERYTHING, None, CancellationToken::new())
-            .unwrap();
+        let mut only_a = subscribe(&hub, Some("a"), None);
+        let mut all = subscribe(&hub, None, None);
+        let _ = ready_ids(&mut only_a); // the (empty) head
         hub.publish([event(1, "a"), event(2, "b"), event(3, "a")]);
-        assert_eq!(drain(&mut only_a), vec![1, 3]);
-        assert_eq!(drain(&mut all), vec![1, 2, 3]);
+        assert_eq!(ready_ids(&mut only_a), vec![1, 3]);
+        assert_eq!(ready_ids(&mut all), vec![1, 2, 3]);
     }
 
     #[test]
-    fn a_full_queue_drops_the_subscriber_and_closes_its_connection() {
-        let hub = hub(2);
+    fn a_stream_too_far_behind_is_dropped_and_its_connection_closed() {
+        let hub = hub(3);
         let kill = CancellationToken::new();
-        let _slow = hub
+        let mut slow = hub
             .subscribe(Filter::EVERYTHING, None, kill.clone())
-            .unwrap();
-        let mut fast = hub
-            .subscribe(Filter::EVERYTHING, None, CancellationToken::new())
-            .unwrap();
-        hub.publish([event(1, "a"), event(2, "a")]);
-        assert_eq!(drain(&mut fast), vec![1, 2]);
+            .unwrap()
+            .into_stream(Default::default(), CancellationToken::new());
+        let mut fast = subscribe(&hub, None, None);
+        for id in 1..=3 {
+            hub.publish([event(id, "a")]);
+            assert_eq!(ready_ids(&mut fast), vec![id]);
+        }
         assert!(!kill.is_cancelled());
-        hub.publish([event(3, "a")]);
+        hub.publish([event(4, "a")]);
         assert!(kill.is_cancelled());
         assert_eq!(hub.subscriber_count(), 1);
-        assert_eq!(drain(&mut fast), vec![3]);
+        assert_eq!(ready_ids(&mut fast), vec![4]);
+        let _ = slow.next().now_or_never(); // head
+        assert_eq!(
+            slow.next().now_or_never(),
+            Some(None),
+            "the dropped stream ends"
+        );
+    }
+
+    #[test]
+    fn a_burst_larger_than_the_lag_limit_is_not_lag_for_a_reader() {
+        let hub = hub(3);
+        let mut reader = subscribe(&hub, None, None);
+        for base in [0, 10] {
+            hub.publish((base + 1..=base + 10).map(|id| event(id, "a")));
+            assert_eq!(ready_ids(&mut reader).len(), 10);
+        }
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn a_quiet_lot_filter_is_not_lag() {
+        let hub = hub(2);
+        let mut only_b = subscribe(&hub, Some("b"), None);
+        hub.publish((1..=10).map(|id| event(id, "a")));
+        hub.publish([event(11, "b")]);
+        assert_eq!(ready_ids(&mut only_b), vec![11]);
+        assert_eq!(hub.subscriber_count(), 1);
     }
 
     #[test]
     fn resume_replays_what_follows_the_id() {
         let hub = hub(16);
         hub.publish([event(1, "a"), event(2, "b"), event(3, "a")]);
-        let filter = Filter::parse(Some("a"), None).unwrap();
-        let sub = hub
-            .subscribe(filter, Some("1"), CancellationToken::new())
-            .unwrap();
-        let Replay::Events(events) = sub.replay() else {
-            panic!("expected a replay")
-        };
-        assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3]);
-        let sub = hub
+        let mut resumed = subscribe(&hub, Some("a"), Some("1"));
+        assert_eq!(ready_ids(&mut resumed), vec![3]);
+        let reset = hub
             .subscribe(Filter::EVERYTHING, Some("9"), CancellationToken::new())
             .unwrap();
-        assert!(matches!(sub.replay(), Replay::Reset));
+        assert_eq!(reset.start(), Start::Reset);
     }
 
     #[test]
     fn refuses_above_the_limit_and_frees_slots_on_drop() {
         let hub = hub(4);
-        let subs: Vec<_> = (0..3)
-            .map(|_| {
-                hub.subscribe(Filter::EVERYTHING, None, CancellationToken::new())
-                    .unwrap()
-            })
-            .collect();
+        let subs: Vec<_> = (0..3).map(|_| subscribe(&hub, None, None)).collect();
         assert!(hub
             .subscribe(Filter::EVERYTHING, None, CancellationToken::new())
             .is_err());
@@ -433,5 +468,17 @@ pub(crate) mod tests {
         assert!(hub
             .subscribe(Filter::EVERYTHING, None, CancellationToken::new())
             .is_ok());
+    }
+
+    #[test]
+    fn pings_reach_every_stream() {
+        let hub = hub(4);
+        let mut a = subscribe(&hub, Some("a"), None);
+        let _ = a.next().now_or_never();
+        hub.ping();
+        let Some(Some(Ok(chunk))) = a.next().now_or_never() else {
+            panic!("no ping")
+        };
+        assert!(chunk.starts_with(b"event: ping\ndata: {\"timestamp\":"));
     }
 }

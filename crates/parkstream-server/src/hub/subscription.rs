@@ -1,88 +1,113 @@
-//! A subscriber's side: its replay, its queue, and the byte stream an SSE response sends.
+//! A subscriber's side: the byte stream an SSE response sends.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::{PublishedEvent, Registration, Replay};
-use crate::metrics::Metrics;
+use super::{read, Hub, Slot, Start};
+use crate::metrics::ReasonLabel;
 
-/// Most queued frames merged into one write.
-const MAX_FRAMES_PER_WRITE: usize = 256;
+/// Most bytes gathered into one chunk; the rest follows at the next poll.
+const MAX_CHUNK_BYTES: usize = 256 * 1024;
 
-/// A registered stream, before it is turned into a response body.
+/// A registered stream, before it is turned into a response body. Dropping it unregisters.
 #[derive(Debug)]
 pub struct Subscription {
-    replay: Replay,
-    rx: mpsc::Receiver<Arc<PublishedEvent>>,
-    registration: Registration,
-    metrics: Arc<Metrics>,
+    hub: Hub,
+    id: u64,
+    slot: Arc<Slot>,
+    start: Start,
 }
 
 impl Subscription {
-    pub(super) fn new(
-        replay: Replay,
-        rx: mpsc::Receiver<Arc<PublishedEvent>>,
-        registration: Registration,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub(super) fn new(hub: Hub, id: u64, slot: Arc<Slot>, start: Start) -> Self {
         Self {
-            replay,
-            rx,
-            registration,
-            metrics,
+            hub,
+            id,
+            slot,
+            start,
         }
     }
 
-    /// What the stream replays before live events.
-    pub fn replay(&self) -> &Replay {
-        &self.replay
+    /// How the stream starts (fresh, resumed, or reset).
+    pub fn start(&self) -> Start {
+        self.start
     }
 
-    #[cfg(test)]
-    pub(super) fn try_recv(&mut self) -> Result<Arc<PublishedEvent>, mpsc::error::TryRecvError> {
-        self.rx.try_recv()
-    }
-
-    /// The response body: `head` (the frames before any event), the replay, then live events,
-    /// until `end` is cancelled or the hub drops the subscriber.
-    pub fn into_stream(self, mut head: BytesMut, end: CancellationToken) -> SseStream {
-        let mut replayed = 0;
-        if let Replay::Events(events) = &self.replay {
-            for event in events {
-                head.extend_from_slice(&event.frame);
-            }
-            replayed = events.len() as u64;
-        }
-        self.metrics.frames_delivered.inc_by(replayed);
+    /// The response body: `head` (the frames before any event), then the events after the
+    /// stream's cursor (the replay, if any, then live ones), until `end` is cancelled or the
+    /// hub drops the stream.
+    pub fn into_stream(self, head: BytesMut, end: CancellationToken) -> SseStream {
+        let pings_seen = self.hub.inner.ping_generation.load(Ordering::Acquire);
         SseStream {
-            head: Some(head.freeze()),
-            rx: self.rx,
-            batch: Vec::new(),
+            head: (!head.is_empty()).then(|| head.freeze()),
             end: Box::pin(end.cancelled_owned()),
-            metrics: self.metrics,
-            _registration: self.registration,
+            pings_seen,
+            subscription: self,
         }
     }
 }
 
-/// The body of an SSE response. Every frame queued since the last write goes out in one
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unsubscribe(self.id);
+    }
+}
+
+/// The body of an SSE response. Every frame pending since the last write goes out in one
 /// chunk, so a busy stream costs one write per wake-up, not one per event.
 #[derive(Debug)]
 pub struct SseStream {
     head: Option<Bytes>,
-    rx: mpsc::Receiver<Arc<PublishedEvent>>,
-    batch: Vec<Arc<PublishedEvent>>,
     end: Pin<Box<WaitForCancellationFutureOwned>>,
-    metrics: Arc<Metrics>,
-    _registration: Registration,
+    pings_seen: u64,
+    subscription: Subscription,
+}
+
+/// Frames gathered for one write: the first is shared as is, more are copied together.
+#[derive(Default)]
+struct Chunk {
+    first: Option<Bytes>,
+    more: Option<BytesMut>,
+    frames: u64,
+}
+
+impl Chunk {
+    fn push(&mut self, frame: &Bytes) {
+        self.frames += 1;
+        match (&self.first, &mut self.more) {
+            (None, _) => self.first = Some(frame.clone()),
+            (Some(first), None) => {
+                let mut buf = BytesMut::with_capacity((first.len() + frame.len()) * 4);
+                buf.extend_from_slice(first);
+                buf.extend_from_slice(frame);
+                self.more = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(frame),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match (&self.first, &self.more) {
+            (_, Some(buf)) => buf.len(),
+            (Some(first), None) => first.len(),
+            (None, None) => 0,
+        }
+    }
+
+    fn into_bytes(self) -> Option<Bytes> {
+        match (self.first, self.more) {
+            (_, Some(buf)) => Some(buf.freeze()),
+            (first, None) => first,
+        }
+    }
 }
 
 impl Stream for SseStream {
@@ -96,33 +121,59 @@ impl Stream for SseStream {
         if let Some(head) = this.head.take() {
             return Poll::Ready(Some(Ok(head)));
         }
-        match this
-            .rx
-            .poll_recv_many(cx, &mut this.batch, MAX_FRAMES_PER_WRITE)
+        let hub = &this.subscription.hub.inner;
+        let slot = &this.subscription.slot;
+        // Register before looking, so an event published after the look wakes us.
+        slot.waker.register(cx.waker());
+        if slot.dropped.load(Ordering::Acquire) {
+            return Poll::Ready(None);
+        }
+
+        let mut chunk = Chunk::default();
+        let pings = hub.ping_generation.load(Ordering::Acquire);
+        if pings != this.pings_seen {
+            this.pings_seen = pings;
+            chunk.push(&read(&hub.ping_frame));
+        }
+        let mut oldest_event = None;
         {
-            Poll::Ready(0) => Poll::Ready(None),
-            Poll::Ready(n) => {
-                let oldest = &this.batch[0];
-                if oldest.id != 0 {
-                    this.metrics
-                        .delivery_latency
-                        .observe(oldest.published_at.elapsed().as_secs_f64());
-                }
-                this.metrics.frames_delivered.inc_by(n as u64);
-                let chunk = if n == 1 {
-                    oldest.frame.clone()
-                } else {
-                    let len = this.batch.iter().map(|e| e.frame.len()).sum();
-                    let mut buf = BytesMut::with_capacity(len);
-                    for event in &this.batch {
-                        buf.extend_from_slice(&event.frame);
-                    }
-                    buf.freeze()
-                };
-                this.batch.clear();
-                Poll::Ready(Some(Ok(chunk)))
+            let window = read(&hub.window);
+            let mut cursor = slot.cursor.load(Ordering::Relaxed);
+            if !window.holds_after(cursor) {
+                // Events it has not seen were evicted: end, so the client reconnects and is
+                // told to reset.
+                drop(window);
+                slot.dropped.store(true, Ordering::Release);
+                hub.metrics
+                    .subscribers_dropped
+                    .get_or_create(&ReasonLabel { reason: "evicted" })
+                    .inc();
+                return Poll::Ready(None);
             }
-            Poll::Pending => Poll::Pending,
+            for (seq, event) in window.after(cursor) {
+                if chunk.len() >= MAX_CHUNK_BYTES {
+                    // Leave the rest for the next poll, which comes as soon as this is written.
+                    cx.waker().wake_by_ref();
+                    break;
+                }
+                cursor = seq;
+                if slot.filter.accepts(event.event_type, event.lot.as_deref()) {
+                    oldest_event.get_or_insert(event.published_at);
+                    chunk.push(&event.frame);
+                }
+            }
+            slot.cursor.store(cursor, Ordering::Release);
+        }
+
+        if let Some(published_at) = oldest_event {
+            hub.metrics
+                .delivery_latency
+                .observe(published_at.elapsed().as_secs_f64());
+        }
+        hub.metrics.frames_delivered.inc_by(chunk.frames);
+        match chunk.into_bytes() {
+            Some(bytes) => Poll::Ready(Some(Ok(bytes))),
+            None => Poll::Pending,
         }
     }
 }

@@ -1,68 +1,81 @@
-//! The in-memory window of recent events: what a resuming client is replayed from.
+//! The in-memory window of recent events: what every stream reads from, live or replaying.
+//!
+//! Each event in the window has a position (`seq`), contiguous and increasing; a stream's
+//! cursor is the position of the last event it has examined. Positions are internal; event
+//! ids are what clients see.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::PublishedEvent;
 
-/// The newest `capacity` published events, oldest first, and the id of the newest event ever
-/// published (which outlives the window's contents).
 #[derive(Debug)]
 pub struct EventWindow {
     events: VecDeque<Arc<PublishedEvent>>,
     capacity: usize,
+    /// Position of `events[0]` (or of the next event, when empty).
+    first_seq: u64,
     /// The id of the newest event; before any, one less than the first id the store will give.
-    newest: u64,
-}
-
-/// Where a client asking to resume after an id stands.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Placement {
-    /// The id is retained (or is the newest): replay what follows it, from this index.
-    After(usize),
-    /// Malformed, older than the window, or newer than the newest: the client must reset.
-    Unknown,
+    newest_id: u64,
 }
 
 impl EventWindow {
-    pub fn new(capacity: usize, newest: u64) -> Self {
+    pub fn new(capacity: usize, newest_id: u64) -> Self {
         Self {
             events: VecDeque::with_capacity(capacity.min(65_536)),
-            capacity,
-            newest,
+            capacity: capacity.max(1),
+            first_seq: 1,
+            newest_id,
         }
     }
 
-    pub fn newest(&self) -> u64 {
-        self.newest
+    pub fn newest_id(&self) -> u64 {
+        self.newest_id
     }
 
-    pub fn push(&mut self, event: Arc<PublishedEvent>) {
-        debug_assert!(event.id > self.newest, "ids must increase");
-        self.newest = event.id;
+    /// Position of the newest event (0 before any).
+    pub fn newest_seq(&self) -> u64 {
+        self.first_seq + self.events.len() as u64 - 1
+    }
+
+    /// Appends an event, evicting the oldest when full; answers its position.
+    pub fn push(&mut self, event: Arc<PublishedEvent>) -> u64 {
+        debug_assert!(event.id > self.newest_id, "ids must increase");
+        self.newest_id = event.id;
         if self.events.len() == self.capacity {
             self.events.pop_front();
+            self.first_seq += 1;
         }
         self.events.push_back(event);
+        self.newest_seq()
     }
 
-    /// Finds where to resume after `last_id`, given as the client sent it.
-    pub fn place(&self, last_id: &str) -> Placement {
-        let Ok(id) = last_id.trim().parse::<u64>() else {
-            return Placement::Unknown;
-        };
-        let oldest = self.events.front().map_or(self.newest + 1, |e| e.id);
-        // The event just before the oldest retained one is still a valid point to resume
+    /// The cursor from which to resume after the event id `last_id`, as the client sent it;
+    /// `None` when it cannot be placed (malformed, older than the window, newer than the newest).
+    pub fn place(&self, last_id: &str) -> Option<u64> {
+        let id = last_id.trim().parse::<u64>().ok()?;
+        let oldest = self.events.front().map_or(self.newest_id + 1, |e| e.id);
+        // The id just before the oldest retained event is still a valid point to resume
         // from: everything after it is here.
-        if id > self.newest || id.saturating_add(1) < oldest {
-            return Placement::Unknown;
+        if id > self.newest_id || id.saturating_add(1) < oldest {
+            return None;
         }
-        Placement::After(self.events.partition_point(|e| e.id <= id))
+        let retained_up_to_id = self.events.partition_point(|e| e.id <= id) as u64;
+        Some(self.first_seq + retained_up_to_id - 1)
     }
 
-    /// The retained events from `index` on, oldest first.
-    pub fn events_from(&self, index: usize) -> impl Iterator<Item = &Arc<PublishedEvent>> {
-        self.events.range(index..)
+    /// Whether everything after `cursor` is still in the window.
+    pub fn holds_after(&self, cursor: u64) -> bool {
+        cursor + 1 >= self.first_seq
+    }
+
+    /// The events after `cursor`, oldest first, each with its position.
+    pub fn after(&self, cursor: u64) -> impl Iterator<Item = (u64, &Arc<PublishedEvent>)> {
+        let start = (cursor + 1).saturating_sub(self.first_seq) as usize;
+        self.events
+            .range(start.min(self.events.len())..)
+            .zip(cursor.max(self.first_seq - 1) + 1..)
+            .map(|(event, seq)| (seq, event))
     }
 }
 
@@ -79,29 +92,44 @@ mod tests {
         w
     }
 
+    fn ids_after(w: &EventWindow, cursor: u64) -> Vec<u64> {
+        w.after(cursor).map(|(_, e)| e.id).collect()
+    }
+
     #[test]
     fn places_retained_ids_and_the_one_before_the_oldest() {
-        let w = window(11..=20, 5); // keeps 16..=20
-        assert_eq!(w.place("20"), Placement::After(5));
-        assert_eq!(w.place("17"), Placement::After(2));
-        assert_eq!(w.place("15"), Placement::After(0));
-        let replay: Vec<u64> = w.events_from(2).map(|e| e.id).collect();
-        assert_eq!(replay, vec![18, 19, 20]);
+        let w = window(11..=20, 5); // keeps 16..=20 at positions 6..=10
+        assert_eq!(w.place("20"), Some(10));
+        assert_eq!(ids_after(&w, w.place("17").unwrap()), vec![18, 19, 20]);
+        assert_eq!(
+            ids_after(&w, w.place("15").unwrap()),
+            vec![16, 17, 18, 19, 20]
+        );
+        assert!(w.after(10).next().is_none());
     }
 
     #[test]
     fn refuses_evicted_future_and_malformed_ids() {
         let w = window(11..=20, 5);
         for id in ["14", "21", "", "abc", "-1", "1e3", "18446744073709551616"] {
-            assert_eq!(w.place(id), Placement::Unknown, "{id:?}");
+            assert_eq!(w.place(id), None, "{id:?}");
         }
     }
 
     #[test]
     fn an_empty_store_accepts_only_its_starting_point() {
         let w = EventWindow::new(10, 99);
-        assert_eq!(w.place("99"), Placement::After(0));
-        assert_eq!(w.place("98"), Placement::Unknown);
-        assert_eq!(w.place("100"), Placement::Unknown);
+        assert_eq!(w.place("99"), Some(0));
+        assert_eq!(w.place("98"), None);
+        assert_eq!(w.place("100"), None);
+    }
+
+    #[test]
+    fn knows_when_a_cursor_fell_out() {
+        let w = window(1..=10, 4); // positions 7..=10 retained
+        assert!(w.holds_after(6));
+        assert!(!w.holds_after(5));
+        let positions: Vec<u64> = w.after(8).map(|(seq, _)| seq).collect();
+        assert_eq!(positions, vec![9, 10]);
     }
 }
