@@ -143,10 +143,13 @@ impl Hub {
         history: impl IntoIterator<Item = Arc<PublishedEvent>>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let mut window = EventWindow::new(config.history_size, newest);
+        let history: Vec<_> = history.into_iter().collect();
+        let before_history = history.first().map_or(newest, |e| e.id - 1);
+        let mut window = EventWindow::new(config.history_size, before_history);
         for event in history {
             window.push(event);
         }
+        debug_assert_eq!(window.newest_id(), newest, "history ends at the newest id");
         Self {
             inner: Arc::new(Inner {
                 window: RwLock::new(window),

@@ -1,0 +1,59 @@
+//! `/healthz`, `/readyz`, `/metrics`.
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200_when_the_database_answers() {
+    let app = spawn_app().await;
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["database"], "ok");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_clients_events_and_deliveries() {
+    let app = spawn_app().await;
+    app.put_lot("a", 10).await;
+    let mut stream = app.subscribe("").await;
+    stream.connected().await;
+    app.set_count("a", 3).await;
+    stream.next_counts(1).await;
+
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for family in [
+        "# TYPE parkstream_sse_clients gauge",
+        "# TYPE parkstream_events_published counter",
+        "# TYPE parkstream_sse_frames_delivered counter",
+        "# TYPE parkstream_sse_subscribers_dropped counter",
+        "# TYPE parkstream_sse_delivery_latency_seconds histogram",
+    ] {
+        assert!(text.contains(family), "missing {family}");
+    }
+    assert_eq!(app.metric("parkstream_sse_clients").await, 1.0);
+    assert_eq!(
+        app.metric("parkstream_events_published_total{type=\"capacity_update\"}")
+            .await,
+        2.0
+    );
+    assert_eq!(
+        app.metric("parkstream_sse_frames_delivered_total").await,
+        1.0
+    );
+    assert_eq!(
+        app.metric("parkstream_sse_delivery_latency_seconds_count")
+            .await,
+        1.0
+    );
+    app.stop().await;
+}

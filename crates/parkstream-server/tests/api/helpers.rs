@@ -1,0 +1,290 @@
+//! `spawn_app()` and the clients the tests use.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use parkstream_protocol::sse::{SseEvent, SseItem, SseParser};
+use parkstream_server::config::ServeSettings;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long a test waits for something that should happen at once.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub settings: ServeSettings,
+    dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the server with default settings on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server on a fresh database, with settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut settings = ServeSettings::defaults();
+    settings.database_url = format!("sqlite://{}", dir.path().join("parkstream.db").display());
+    settings.shutdown_grace = Duration::from_secs(5);
+    configure(&mut settings);
+    start(settings, dir).await
+}
+
+async fn start(settings: ServeSettings, dir: Arc<TempDir>) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(parkstream_server::run(
+        settings.clone(),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        settings,
+        dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Shuts the server down gracefully and checks that it stopped cleanly.
+    pub async fn stop(mut self) -> (ServeSettings, Arc<TempDir>) {
+        self.stop.take().expect("running").send(()).ok();
+        let result = tokio::time::timeout(PATIENCE, self.server.take().expect("running"))
+            .await
+            .expect("the server stops within its grace period")
+            .expect("the server task does not panic");
+        result.expect("the server stops without error");
+        (self.settings.clone(), self.dir.clone())
+    }
+
+    /// Stops the server and starts it again on the same database (on a new port).
+    pub async fn restart(self) -> TestApp {
+        let (settings, dir) = self.stop().await;
+        start(settings, dir).await
+    }
+
+    pub async fn put_lot(&self, id: &str, total_slots: u32) -> Value {
+        let response = self
+            .http
+            .put(self.url(&format!("/api/lots/{id}")))
+            .json(&json!({"name": format!("Lot {id}"), "totalSlots": total_slots}))
+            .send()
+            .await
+            .expect("PUT lot");
+        assert!(
+            response.status().is_success(),
+            "PUT lot: {}",
+            response.status()
+        );
+        response.json().await.expect("lot json")
+    }
+
+    pub async fn post_capacity(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/capacity/update"))
+            .json(body)
+            .send()
+            .await
+            .expect("POST capacity")
+    }
+
+    /// Sets a lot's count and checks it was accepted.
+    pub async fn set_count(&self, lot: &str, occupied: u32) -> Value {
+        let response = self
+            .post_capacity(&json!({"parkingLotId": lot, "occupied": occupied}))
+            .await;
+        assert_eq!(response.status(), 200, "capacity update of {lot}");
+        response.json().await.expect("capacity json")
+    }
+
+    /// Opens the stream with a query string (`""`, `"lots=a"`, ...).
+    pub async fn subscribe(&self, query: &str) -> EventStream {
+        self.subscribe_from(query, None).await
+    }
+
+    /// Opens the stream, resuming after `last_event_id` (sent as the header).
+    pub async fn subscribe_from(&self, query: &str, last_event_id: Option<&str>) -> EventStream {
+        let mut request = self
+            .http
+            .get(self.url(&format!("/api/sse/dashboard?{query}")));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("GET stream");
+        assert_eq!(response.status(), 200, "stream status");
+        EventStream::new(response)
+    }
+
+    /// The value of one Prometheus series, such as `parkstream_sse_clients` or
+    /// `parkstream_events_published_total{type="capacity_update"}`; 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().expect("metric value"))
+    }
+
+    /// Waits until `series` has `value`, failing after [`PATIENCE`].
+    pub async fn wait_for_metric(&self, series: &str, value: f64) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let now = self.metric(series).await;
+            if now == value {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{series} stayed at {now}, expected {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// An open SSE response, parsed with the protocol crate's conformant parser.
+pub struct EventStream {
+    pub headers: reqwest::header::HeaderMap,
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    parser: SseParser,
+    pending: VecDeque<SseItem>,
+    /// Everything received, byte for byte.
+    pub raw: Vec<u8>,
+}
+
+impl EventStream {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            headers: response.headers().clone(),
+            body: response.bytes_stream().boxed(),
+            parser: SseParser::new(),
+            pending: VecDeque::new(),
+            raw: Vec::new(),
+        }
+    }
+
+    /// The next item, or `None` when the stream ended. Fails after [`PATIENCE`].
+    pub async fn next_item(&mut self) -> Option<SseItem> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.body.next())
+                .await
+                .expect("an SSE item within the patience period");
+            match chunk {
+                Some(Ok(bytes)) => {
+                    self.raw.extend_from_slice(&bytes);
+                    let mut out = Vec::new();
+                    self.parser.feed(&bytes, &mut out);
+                    self.pending.extend(out);
+                }
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next event that is not a `ping`.
+    pub async fn next_event(&mut self) -> SseEvent {
+        loop {
+            match self.next_item().await.expect("the stream is still open") {
+                SseItem::Event(event) if event.event != "ping" => return event,
+                _ => {}
+            }
+        }
+    }
+
+    /// The next event's type and parsed data.
+    pub async fn next_data(&mut self) -> (String, Value) {
+        let event = self.next_event().await;
+        let data = serde_json::from_str(&event.data).expect("event data is JSON");
+        (event.event, data)
+    }
+
+    /// The next `n` `capacity_update`s' `occupied` values (skipping other types).
+    pub async fn next_counts(&mut self, n: usize) -> Vec<u64> {
+        let mut counts = Vec::with_capacity(n);
+        while counts.len() < n {
+            let (kind, data) = self.next_data().await;
+            if kind == "capacity_update" {
+                counts.push(data["occupied"].as_u64().expect("occupied"));
+            }
+        }
+        counts
+    }
+
+    /// Reads the `connected` event that opens every stream.
+    pub async fn connected(&mut self) -> Value {
+        let (kind, data) = self.next_data().await;
+        assert_eq!(kind, "connected");
+        data
+    }
+
+    /// Waits for the stream to end (server closed it); fails if an event other than a ping
+    /// arrives first.
+    pub async fn expect_end(&mut self) {
+        while let Some(item) = self.next_item().await {
+            if let SseItem::Event(event) = item {
+                assert_eq!(event.event, "ping", "expected the end, got {event:?}");
+            }
+        }
+    }
+
+    /// Checks that nothing but pings arrives for `quiet`.
+    pub async fn expect_silence(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match tokio::time::timeout(left, self.next_item()).await {
+                Err(_) => return,
+                Ok(Some(SseItem::Event(event))) if event.event != "ping" => {
+                    panic!("expected silence, got {event:?}")
+                }
+                Ok(None) => panic!("the stream ended"),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// A body that is a batch of count reports for `lot`, with occupied values `counts`.
+pub fn count_batch(lot: &str, counts: impl IntoIterator<Item = u32>) -> Value {
+    Value::Array(
+        counts
+            .into_iter()
+            .map(|occupied| json!({"parkingLotId": lot, "occupied": occupied}))
+            .collect(),
+    )
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real server on a real port (127.0.0.1:0) with a fresh SQLite file
+//! per test, driven over HTTP with reqwest.
+//!
+//! Run with `cargo test -p parkstream-server --test api`.
+
+mod helpers;
+
+mod fanout;
+mod health;
+mod ingest;
+mod lifecycle;
+mod lots;
+mod stream;

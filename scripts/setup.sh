@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs and starts what the project needs beyond the Rust toolchain. Idempotent: safe to
+# run on every CI run and on a developer's machine.
+set -euo pipefail
+
+need_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+  fi
+}
+
+need_node
