@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::GateEventKind;
 use crate::Timestamp;
 
 /// `PUT /api/lots/{id}`: create or update a lot.
@@ -66,4 +67,77 @@ pub struct ErrorDetail {
     /// query parameter or header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+/// `POST /api/monitor/lot`: a camera's count of a lot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LotMonitorReport {
+    pub parking_lot_id: String,
+    pub camera_id: String,
+    pub occupied: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_slots: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// `POST /api/monitor/gate`: a plate reader saw a vehicle enter or leave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateReport {
+    /// Makes the report idempotent: the same id again changes nothing and gets the same answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub parking_lot_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_id: Option<String>,
+    pub event: GateEventKind,
+    pub plate_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// One lot a contractor may use, and how many vehicles it may park there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    pub parking_lot_id: String,
+    pub allocated_capacity: u32,
+}
+
+/// `PUT /api/contractors/{id}`: create or replace a contractor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractorSpec {
+    pub name: String,
+    #[serde(default)]
+    pub allocations: Vec<Allocation>,
+    #[serde(default)]
+    pub plates: Vec<String>,
+    /// Penalty per vehicle above the allocation; default 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty_per_vehicle: Option<u64>,
+}
+
+/// A contractor's vehicles inside one lot now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LotOccupancy {
+    pub parking_lot_id: String,
+    pub vehicles: u32,
+}
+
+/// A contractor as `GET /api/contractors` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractorView {
+    pub contractor_id: String,
+    pub name: String,
+    pub allocations: Vec<Allocation>,
+    /// Registered plates, normalized (upper case, no spaces or dashes).
+    pub plates: Vec<String>,
+    pub penalty_per_vehicle: u64,
+    /// Its vehicles inside each lot where it has any.
+    pub occupancy: Vec<LotOccupancy>,
 }

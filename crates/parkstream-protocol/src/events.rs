@@ -204,13 +204,17 @@ pub struct ViolationDetails {
 pub struct Violation {
     #[serde(rename = "_id")]
     pub id: String,
-    pub contractor_id: String,
+    /// The contractor responsible; `null` for a plate no contractor registered.
+    pub contractor_id: Option<String>,
     pub parking_lot_id: String,
     pub violation_type: ViolationType,
     pub timestamp: Timestamp,
     pub details: ViolationDetails,
     pub penalty: u64,
     pub status: ViolationStatus,
+    /// The vehicle, for `unauthorized_vehicle` and `overparking` (absent for `capacity_breach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_number: Option<String>,
 }
 
 /// `connected`: the first event of every stream.

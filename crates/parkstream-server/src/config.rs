@@ -49,6 +49,10 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub client_buffer: u64,
 
+    /// A camera that reported once and is silent this long raises `camera_offline`.
+    #[arg(long, env = "PARKSTREAM_CAMERA_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub camera_timeout: Duration,
+
     /// Largest request body accepted, in bytes (413 above).
     #[arg(long, env = "PARKSTREAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

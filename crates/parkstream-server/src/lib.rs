@@ -74,7 +74,7 @@ pub async fn run(
         snapshot.events.iter().map(writer::publishable),
         metrics.clone(),
     );
-    let state = State::from_lots(snapshot.lots);
+    let state = State::from_loaded(snapshot.state);
     let read_model = ReadModel::new(state.lots(), hub.newest_id());
     let (writer, writer_task) = Writer::spawn(
         state,
@@ -98,6 +98,11 @@ pub async fn run(
 
     let mut background = tokio::task::JoinSet::new();
     background.spawn(ping_loop(hub, settings.ping_interval, stop.clone()));
+    background.spawn(clock_loop(
+        app_state.writer.clone(),
+        settings.camera_timeout,
+        stop.clone(),
+    ));
     if let Some(addr) = settings.metrics_bind {
         let metrics_listener = TcpListener::bind(addr)
             .await
@@ -141,6 +146,20 @@ async fn ping_loop(hub: Hub, every: Duration, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = interval.tick() => hub.ping(),
+        }
+    }
+}
+
+/// Lets the time-based rules (silent cameras, overstays) run: every quarter of the camera
+/// timeout, at least every second, at most every 50 ms.
+async fn clock_loop(writer: Writer, camera_timeout: Duration, stop: CancellationToken) {
+    let every = (camera_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = interval.tick() => writer.tick(camera_timeout).await,
         }
     }
 }

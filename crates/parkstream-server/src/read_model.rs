@@ -36,7 +36,7 @@ impl ReadModel {
     }
 
     /// Records committed lots and the newest event id.
-    pub fn update<'a>(&self, lots: impl IntoIterator<Item = &'a Lot>, last_event_id: u64) {
+    pub fn update(&self, lots: &[Lot], last_event_id: u64) {
         let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
         for lot in lots {
             views.lots.insert(lot.id.to_string(), lot.view());

@@ -7,11 +7,10 @@ use parkstream_protocol::api::{CapacityReport, LotSpec, LotView};
 use parkstream_protocol::events::{CapacityUpdate, Event};
 use parkstream_protocol::Timestamp;
 
-use super::state::Txn;
-use super::DomainError;
+use super::state::{Change, Txn};
+use super::{check_identifier, DomainError};
 
-/// A lot's id: 1 to 128 characters of `A-Z a-z 0-9 _ - . :`, so it is safe in a URL path, a
-/// query list (`lots=a,b`) and a log line.
+/// A lot's id (see [`check_identifier`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LotId(Arc<str>);
 
@@ -19,17 +18,7 @@ impl LotId {
     /// # Errors
     /// When `raw` is empty, too long, or has a character outside the allowed set.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > 128 {
-            return Err("a lot id has 1 to 128 characters".into());
-        }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-        {
-            return Err(format!(
-                "lot id {raw:?} may only contain letters, digits, '_', '-', '.' and ':'"
-            ));
-        }
+        check_identifier(raw, "lot id")?;
         Ok(Self(raw.into()))
     }
 
@@ -188,8 +177,26 @@ impl CountReport {
 }
 
 impl Txn<'_> {
+    pub fn lot(&self, id: &LotId) -> Option<&Lot> {
+        self.state.lots.get(id)
+    }
+
+    /// The lot named by a request, or `NotFound` naming `field`.
+    pub(super) fn existing_lot(&self, id: &LotId, field: &str) -> Result<&Lot, DomainError> {
+        self.lot(id).ok_or_else(|| DomainError::NotFound {
+            field: field.to_owned(),
+            message: format!("lot {id} does not exist"),
+        })
+    }
+
+    pub(super) fn save_lot(&mut self, lot: Lot) {
+        self.record(Change::Lot(lot.clone()));
+        self.write(|s| &mut s.lots, lot.id.clone(), Some(lot));
+    }
+
     /// Creates or updates a lot; answers its new state and whether it was created.
-    /// The count is kept on update; a change is published as a `capacity_update`.
+    /// The count is kept on update; the change is published as a `capacity_update`, and the
+    /// capacity rules run again (a new threshold may raise or resolve an alert).
     pub fn put_lot(&mut self, id: LotId, settings: LotSettings, now: Timestamp) -> (LotView, bool) {
         let (lot, created) = match self.lot(&id) {
             Some(existing) => (
@@ -210,10 +217,10 @@ impl Txn<'_> {
                 true,
             ),
         };
-        let update = lot.capacity_update(now);
         let view = lot.view();
-        self.put(lot);
-        self.emit(Event::CapacityUpdate(update));
+        self.emit(Event::CapacityUpdate(lot.capacity_update(now)));
+        self.save_lot(lot);
+        self.evaluate_capacity_alerts(&id, now);
         (view, created)
     }
 
@@ -224,34 +231,34 @@ impl Txn<'_> {
     /// `NotFound` naming the first report whose lot does not exist.
     pub fn report_counts(
         &mut self,
-        reports: Vec<CountReport>,
+        reports: &[CountReport],
         batch: bool,
         now: Timestamp,
     ) -> Result<Vec<CapacityUpdate>, DomainError> {
         for (index, report) in reports.iter().enumerate() {
-            if self.lot(&report.lot_id).is_none() {
-                let err = DomainError::NotFound {
-                    field: "parkingLotId".into(),
-                    message: format!("lot {} does not exist", report.lot_id),
-                };
+            if let Err(err) = self.existing_lot(&report.lot_id, "parkingLotId") {
                 return Err(if batch { err.at_index(index) } else { err });
             }
         }
-        let mut updates = Vec::with_capacity(reports.len());
-        for report in reports {
-            let at = report.observed_at.unwrap_or(now);
-            let mut lot = self.lot(&report.lot_id).expect("checked above").clone();
-            lot.occupied = report.occupied;
-            if let Some(total) = report.total_slots {
-                lot.settings.total_slots = total;
-            }
-            lot.updated_at = at;
-            let update = lot.capacity_update(at);
-            self.put(lot);
-            self.emit(Event::CapacityUpdate(update.clone()));
-            updates.push(update);
+        Ok(reports
+            .iter()
+            .map(|report| self.set_count(report, now))
+            .collect())
+    }
+
+    fn set_count(&mut self, report: &CountReport, now: Timestamp) -> CapacityUpdate {
+        let at = report.observed_at.unwrap_or(now);
+        let mut lot = self.lot(&report.lot_id).expect("checked").clone();
+        lot.occupied = report.occupied;
+        if let Some(total) = report.total_slots {
+            lot.settings.total_slots = total;
         }
-        Ok(updates)
+        lot.updated_at = at;
+        let update = lot.capacity_update(at);
+        self.save_lot(lot);
+        self.emit(Event::CapacityUpdate(update.clone()));
+        self.evaluate_capacity_alerts(&report.lot_id, at);
+        update
     }
 }
 

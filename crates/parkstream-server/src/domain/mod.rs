@@ -1,13 +1,26 @@
 //! The parking domain: plain data and pure rules, no HTTP and no SQL.
 //!
 //! Handlers parse requests into these types at the boundary; the writer applies commands to
-//! [`State`] and turns the changes into stored rows and published events.
+//! [`State`] inside a [`Txn`] and turns the recorded [`Change`]s and events into stored rows
+//! and published events.
+//!
+//! - [`lot`]: lots, counts, and the count reports of `POST /api/capacity/update`.
+//! - [`camera`]: lot monitors (cameras) and their silence.
+//! - [`gate`]: entries and exits, stays, idempotent gate events.
+//! - [`contractor`]: contractors, their allocations and registered plates.
+//! - [`alert`]: capacity and camera alerts, their hysteresis and lifecycle.
+//! - [`violation`]: contractor violations (capacity breach, unauthorized vehicle, overstay).
 
-mod lot;
+pub mod alert;
+pub mod camera;
+pub mod contractor;
+pub mod gate;
+pub mod lot;
 mod state;
+pub mod violation;
 
 pub use lot::{check_observed_at, CountReport, Lot, LotId, LotSettings};
-pub use state::{Change, Savepoint, State, Txn};
+pub use state::{Change, Loaded, State, Txn};
 
 /// Why a command was refused. Nothing of a refused command is applied.
 #[derive(Debug, thiserror::Error)]
@@ -55,4 +68,29 @@ impl DomainError {
             other => other,
         }
     }
+}
+
+/// Checks an identifier (lot, contractor, camera, gate): 1 to 128 characters of
+/// `A-Z a-z 0-9 _ - . :`, so it is safe in a URL path, a query list (`lots=a,b`) and a log.
+///
+/// # Errors
+/// A message naming `what` when `raw` does not qualify.
+pub fn check_identifier(raw: &str, what: &str) -> Result<(), String> {
+    if raw.is_empty() || raw.len() > 128 {
+        return Err(format!("a {what} has 1 to 128 characters"));
+    }
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+    {
+        return Err(format!(
+            "{what} {raw:?} may only contain letters, digits, '_', '-', '.' and ':'"
+        ));
+    }
+    Ok(())
+}
+
+/// A new id for an alert or violation: `prefix_` and 32 hex digits.
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }

@@ -1,27 +1,104 @@
-//! The domain state and the transaction a command runs in.
+//! The domain state and the transaction commands run in.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
-use parkstream_protocol::events::Event;
+use parkstream_protocol::events::{CapacityUpdate, Event};
 
+use super::alert::{AlertKey, AlertRecord};
+use super::camera::Camera;
+use super::contractor::{Contractor, ContractorId, Plate};
+use super::gate::Stay;
 use super::lot::{Lot, LotId};
+use super::violation::ViolationRecord;
 
-/// Everything the rules need, held in memory by the writer (the store is its durable copy).
+/// Everything the rules need, held in memory by the writer; the store is its durable copy.
 #[derive(Debug, Default)]
 pub struct State {
-    lots: HashMap<LotId, Lot>,
+    pub(super) lots: HashMap<LotId, Lot>,
+    pub(super) contractors: HashMap<ContractorId, Contractor>,
+    /// Which contractor registered each plate.
+    pub(super) plates: HashMap<Plate, ContractorId>,
+    /// Vehicles inside, by lot and plate.
+    pub(super) stays: HashMap<(LotId, Plate), Stay>,
+    /// How many of a contractor's vehicles are inside a lot (derived from `stays`).
+    pub(super) inside: HashMap<(ContractorId, LotId), u32>,
+    pub(super) cameras: HashMap<(LotId, String), Camera>,
+    /// Alerts not yet resolved, by what they are about (one per key).
+    pub(super) open_alerts: HashMap<AlertKey, AlertRecord>,
+    /// Violations not yet resolved, by id.
+    pub(super) open_violations: HashMap<String, ViolationRecord>,
+    /// Answers already given to gate events with an `eventId`.
+    pub(super) gate_answers: HashMap<String, CapacityUpdate>,
+}
+
+/// What the store loads at start, from which the state is rebuilt.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub lots: Vec<Lot>,
+    pub contractors: Vec<Contractor>,
+    pub stays: Vec<Stay>,
+    pub cameras: Vec<Camera>,
+    pub open_alerts: Vec<AlertRecord>,
+    pub open_violations: Vec<ViolationRecord>,
+    pub gate_answers: Vec<(String, CapacityUpdate)>,
 }
 
 impl State {
-    /// The state as loaded from the store.
-    pub fn from_lots(lots: impl IntoIterator<Item = Lot>) -> Self {
-        Self {
-            lots: lots.into_iter().map(|lot| (lot.id.clone(), lot)).collect(),
+    /// Rebuilds the state (and its derived indexes) from what the store loaded.
+    pub fn from_loaded(loaded: Loaded) -> Self {
+        let mut state = State::default();
+        for lot in loaded.lots {
+            state.lots.insert(lot.id.clone(), lot);
         }
+        for contractor in loaded.contractors {
+            for plate in &contractor.plates {
+                state.plates.insert(plate.clone(), contractor.id.clone());
+            }
+            state.contractors.insert(contractor.id.clone(), contractor);
+        }
+        for stay in loaded.stays {
+            if let Some(contractor) = &stay.contractor {
+                *state
+                    .inside
+                    .entry((contractor.clone(), stay.lot.clone()))
+                    .or_default() += 1;
+            }
+            state
+                .stays
+                .insert((stay.lot.clone(), stay.plate.clone()), stay);
+        }
+        for camera in loaded.cameras {
+            state
+                .cameras
+                .insert((camera.lot.clone(), camera.camera_id.clone()), camera);
+        }
+        for alert in loaded.open_alerts {
+            state.open_alerts.insert(alert.key.clone(), alert);
+        }
+        for violation in loaded.open_violations {
+            state
+                .open_violations
+                .insert(violation.violation.id.clone(), violation);
+        }
+        state.gate_answers.extend(loaded.gate_answers);
+        state
     }
 
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
         self.lots.values()
+    }
+
+    pub fn contractors(&self) -> impl Iterator<Item = &Contractor> {
+        self.contractors.values()
+    }
+
+    /// A contractor's vehicles inside `lot`.
+    pub fn vehicles_inside(&self, contractor: &ContractorId, lot: &LotId) -> u32 {
+        self.inside
+            .get(&(contractor.clone(), lot.clone()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Starts a transaction: changes apply to the state at once, and are undone by
@@ -30,155 +107,144 @@ impl State {
         Txn {
             state: self,
             undo: Vec::new(),
+            changes: Vec::new(),
+            change_index: HashMap::new(),
             events: Vec::new(),
         }
     }
 }
 
-/// A row that changed in a transaction, to be stored.
+/// A row to store: the final value of something a transaction changed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Lot(Lot),
+    Contractor(Contractor),
+    /// A vehicle entered (`Some`) or left (`None`).
+    Stay {
+        lot: LotId,
+        plate: Plate,
+        stay: Option<Stay>,
+    },
+    Camera(Camera),
+    Alert(AlertRecord),
+    Violation(ViolationRecord),
+    /// The answer to a gate event with an `eventId`, kept for idempotency.
+    GateAnswer {
+        event_id: String,
+        answer: CapacityUpdate,
+    },
 }
 
-/// Changes made by one or more commands, applied to the state, not yet stored.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ChangeKey {
+    Lot(LotId),
+    Contractor(ContractorId),
+    Stay(LotId, Plate),
+    Camera(LotId, String),
+    Alert(String),
+    Violation(String),
+    GateAnswer(String),
+}
+
+impl Change {
+    fn key(&self) -> ChangeKey {
+        match self {
+            Change::Lot(lot) => ChangeKey::Lot(lot.id.clone()),
+            Change::Contractor(c) => ChangeKey::Contractor(c.id.clone()),
+            Change::Stay { lot, plate, .. } => ChangeKey::Stay(lot.clone(), plate.clone()),
+            Change::Camera(c) => ChangeKey::Camera(c.lot.clone(), c.camera_id.clone()),
+            Change::Alert(a) => ChangeKey::Alert(a.alert.id.clone()),
+            Change::Violation(v) => ChangeKey::Violation(v.violation.id.clone()),
+            Change::GateAnswer { event_id, .. } => ChangeKey::GateAnswer(event_id.clone()),
+        }
+    }
+}
+
+type Undo = Box<dyn FnOnce(&mut State) + Send>;
+
+/// Changes made by one or more commands: applied to the state, not yet stored.
+///
+/// Commands check everything before they change anything, so a refused command leaves the
+/// transaction as it was; the undo log is for a group whose commit fails.
 pub struct Txn<'a> {
-    state: &'a mut State,
-    /// The value of each touched key before the transaction (first touch only).
-    undo: Vec<(LotId, Option<Lot>)>,
+    pub(super) state: &'a mut State,
+    undo: Vec<Undo>,
+    /// The final value of each changed row, in first-change order.
+    changes: Vec<Change>,
+    change_index: HashMap<ChangeKey, usize>,
     events: Vec<Event>,
 }
 
+impl std::fmt::Debug for Txn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn")
+            .field("changes", &self.changes.len())
+            .field("events", &self.events.len())
+            .finish()
+    }
+}
+
 impl Txn<'_> {
-    pub fn lot(&self, id: &LotId) -> Option<&Lot> {
-        self.state.lots.get(id)
+    /// Read access to the state as the transaction has changed it so far.
+    pub fn state(&self) -> &State {
+        self.state
     }
 
-    pub(super) fn put(&mut self, lot: Lot) {
-        if !self.undo.iter().any(|(id, _)| *id == lot.id) {
-            let before = self.state.lots.get(&lot.id).cloned();
-            self.undo.push((lot.id.clone(), before));
+    /// Sets (`Some`) or removes (`None`) `key` in one of the state's maps, remembering how
+    /// to undo it.
+    pub(super) fn write<K, V>(
+        &mut self,
+        map: fn(&mut State) -> &mut HashMap<K, V>,
+        key: K,
+        value: Option<V>,
+    ) where
+        K: Clone + Eq + Hash + Send + 'static,
+        V: Send + 'static,
+    {
+        let target = map(self.state);
+        let before = match value {
+            Some(value) => target.insert(key.clone(), value),
+            None => target.remove(&key),
+        };
+        self.undo.push(Box::new(move |state: &mut State| {
+            let target = map(state);
+            match before {
+                Some(value) => target.insert(key, value),
+                None => target.remove(&key),
+            };
+        }));
+    }
+
+    /// Records a row to store; a later change of the same row replaces it.
+    pub(super) fn record(&mut self, change: Change) {
+        let key = change.key();
+        match self.change_index.get(&key) {
+            Some(&index) => self.changes[index] = change,
+            None => {
+                self.change_index.insert(key, self.changes.len());
+                self.changes.push(change);
+            }
         }
-        self.state.lots.insert(lot.id.clone(), lot);
     }
 
     pub(super) fn emit(&mut self, event: Event) {
         self.events.push(event);
     }
 
-    /// How many events the transaction has emitted so far.
-    pub fn event_count(&self) -> usize {
-        self.events.len()
+    /// The rows to store, in the order they were first changed.
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
     }
 
-    /// Undoes the changes and events made since `mark` (a command that failed half-way).
-    pub fn rollback_to(&mut self, mark: Savepoint) {
-        while self.undo.len() > mark.undo {
-            let (id, before) = self.undo.pop().expect("len checked");
-            match before {
-                Some(lot) => self.state.lots.insert(id, lot),
-                None => self.state.lots.remove(&id),
-            };
-        }
-        self.events.truncate(mark.events);
-    }
-
-    /// A point to [`rollback_to`](Self::rollback_to).
-    pub fn savepoint(&self) -> Savepoint {
-        Savepoint {
-            undo: self.undo.len(),
-            events: self.events.len(),
-        }
+    /// The events emitted so far, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
     }
 
     /// Undoes everything: the changes could not be stored.
     pub fn rollback(mut self) {
-        self.rollback_to(Savepoint::default());
-    }
-
-    /// The final value of every row changed so far.
-    pub fn changes(&self) -> Vec<Change> {
-        self.undo
-            .iter()
-            .filter_map(|(id, _)| self.state.lots.get(id).cloned().map(Change::Lot))
-            .collect()
-    }
-
-    /// The events emitted so far, in order.
-    pub fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
-    }
-}
-
-/// A position in a [`Txn`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Savepoint {
-    undo: usize,
-    events: usize,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::lot::{CountReport, LotSettings};
-    use parkstream_protocol::Timestamp;
-
-    fn settings() -> LotSettings {
-        LotSettings {
-            name: "North".into(),
-            total_slots: 10,
-            warning_threshold: 0.9,
-            max_stay_seconds: None,
+        while let Some(undo) = self.undo.pop() {
+            undo(self.state);
         }
-    }
-
-    #[test]
-    fn rollback_restores_the_state_before_the_transaction() {
-        let mut state = State::default();
-        let id = LotId::parse("a").unwrap();
-        let now = Timestamp::now();
-        let mut tx = state.begin();
-        tx.put_lot(id.clone(), settings(), now);
-        drop(tx);
-        let before: Vec<_> = state.lots().cloned().collect();
-
-        let mut tx = state.begin();
-        let report = CountReport {
-            lot_id: id.clone(),
-            occupied: 7,
-            total_slots: None,
-            observed_at: None,
-        };
-        tx.report_counts(vec![report], false, now).unwrap();
-        tx.put_lot(LotId::parse("b").unwrap(), settings(), now);
-        tx.rollback();
-        assert_eq!(state.lots().cloned().collect::<Vec<_>>(), before);
-    }
-
-    #[test]
-    fn a_batch_with_an_unknown_lot_changes_nothing() {
-        let mut state = State::default();
-        let now = Timestamp::now();
-        let mut tx = state.begin();
-        tx.put_lot(LotId::parse("a").unwrap(), settings(), now);
-        let report = |lot: &str| CountReport {
-            lot_id: LotId::parse(lot).unwrap(),
-            occupied: 3,
-            total_slots: None,
-            observed_at: None,
-        };
-        let mark = tx.savepoint();
-        let err = tx
-            .report_counts(vec![report("a"), report("nope")], true, now)
-            .unwrap_err();
-        assert!(err.to_string().contains("item 1"), "{err}");
-        assert_eq!(tx.event_count(), mark.events);
-        assert_eq!(tx.take_events().len(), 1);
-        let changes = tx.changes();
-        let [Change::Lot(lot)] = changes.as_slice() else {
-            panic!("expected one changed lot, got {changes:?}")
-        };
-        assert_eq!(lot.occupied, 0);
     }
 }

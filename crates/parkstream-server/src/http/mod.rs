@@ -1,26 +1,33 @@
 //! The HTTP API: one module per resource, each with its own `router()`, merged here.
 
+mod alerts;
+mod batch;
 mod capacity;
+mod contractors;
 mod health;
 mod json;
 mod lots;
 mod metrics;
+mod monitor;
+mod params;
 mod sse;
+mod violations;
 
 use std::sync::Arc;
 
 use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
+use crate::domain::DomainError;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
-use crate::store::Store;
+use crate::store::{Store, Table};
 use crate::writer::Writer;
 
 /// Cheap handles to everything a handler needs.
@@ -48,6 +55,10 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
     let mut app = Router::new()
         .merge(lots::router())
         .merge(capacity::router())
+        .merge(monitor::router())
+        .merge(contractors::router())
+        .merge(alerts::router())
+        .merge(violations::router())
         .merge(sse::router())
         .merge(health::router());
     if with_metrics {
@@ -85,4 +96,22 @@ fn with_last_event_id(last_event_id: u64, body: impl IntoResponse) -> Response {
         .headers_mut()
         .insert(LAST_EVENT_ID, HeaderValue::from(last_event_id));
     response
+}
+
+/// The answer to acknowledging or resolving an alert or violation. Only unresolved ones are
+/// in the writer's memory, so "not found" there means resolved (409) if the id was ever
+/// stored, and unknown (404) otherwise.
+async fn resolved_is_conflict<T>(
+    app: &AppState,
+    table: Table,
+    id: &str,
+    result: Result<T, DomainError>,
+) -> Result<Json<T>, ApiError> {
+    match result {
+        Ok(value) => Ok(Json(value)),
+        Err(DomainError::NotFound { .. }) if app.store.exists(table, id).await? => {
+            Err(ApiError::Conflict(format!("{id} is already resolved")))
+        }
+        Err(err) => Err(err.into()),
+    }
 }

@@ -1,8 +1,7 @@
 //! `GET /api/sse/dashboard`: the stream (SPEC section 2).
 
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -12,6 +11,7 @@ use parkstream_protocol::events::{Connected, Reset};
 use parkstream_protocol::{sse, EventType, Timestamp};
 use rand::Rng;
 
+use super::params::Params;
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
 use crate::error::ApiError;
 use crate::hub::{Filter, HubFull, Start};
@@ -26,27 +26,20 @@ pub fn router() -> Router<AppState> {
 async fn dashboard(
     State(app): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    params: Params,
     connection: Option<Extension<ConnectionContext>>,
 ) -> Result<Response, ApiError> {
-    let Query(params) =
-        query.map_err(|_| ApiError::bad_query("query", "the query string is malformed"))?;
-    // The last occurrence of a repeated parameter wins.
-    let param = |name: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let filter = Filter::parse(param("lots"), param("types"))
+    let filter = Filter::parse(params.get("lots"), params.get("types"))
         .map_err(|e| ApiError::bad_query(e.field, e.message))?;
     // A header that is not text cannot be placed: it gets `reset`, like any unknown id.
     let last_id = match headers.get(LAST_EVENT_ID) {
         Some(value) => Some(value.to_str().unwrap_or("\u{0}")),
-        None => param("lastEventId"),
+        None => params.get("lastEventId"),
     }
     .filter(|id| !id.is_empty());
+    if let Some(id) = last_id {
+        app.hub.settle(id).await;
+    }
     let kill = connection.map(|Extension(c)| c.kill).unwrap_or_default();
 
     let subscription = app

@@ -105,6 +105,10 @@ struct Inner {
     registry: Mutex<Registry>,
     ping_frame: RwLock<Bytes>,
     ping_generation: AtomicU64,
+    /// The newest id of a group being committed (equal to the newest published otherwise).
+    committing: AtomicU64,
+    /// Notified after every publication and abandoned commit.
+    published: tokio::sync::Notify,
     metrics: Arc<Metrics>,
     max_clients: usize,
     max_lag: u64,
@@ -156,6 +160,8 @@ impl Hub {
                 registry: Mutex::new(Registry::default()),
                 ping_frame: RwLock::new(Bytes::new()),
                 ping_generation: AtomicU64::new(0),
+                committing: AtomicU64::new(newest),
+                published: tokio::sync::Notify::new(),
                 metrics,
                 max_clients: config.max_clients,
                 max_lag: config.client_buffer.min(config.history_size).max(1) as u64,
@@ -171,6 +177,40 @@ impl Hub {
     /// Streams open now.
     pub fn subscriber_count(&self) -> usize {
         lock(&self.inner.registry).everyone.len()
+    }
+
+    /// The writer is committing events up to `last_id`: a client resuming from one of them
+    /// (it may have read the id from the database already) waits for their publication
+    /// instead of getting `reset`. See [`Hub::settle`].
+    pub fn begin_commit(&self, last_id: u64) {
+        self.inner.committing.store(last_id, Ordering::Release);
+    }
+
+    /// The commit failed: its ids will never be published.
+    pub fn abandon_commit(&self) {
+        let newest = self.newest_id();
+        self.inner.committing.store(newest, Ordering::Release);
+        self.inner.published.notify_waiters();
+    }
+
+    /// Waits (briefly) until an id that is committed but not yet published is published, so
+    /// that resuming from it does not get `reset`. Returns at once for any other id.
+    pub async fn settle(&self, last_id: &str) {
+        let Ok(id) = last_id.trim().parse::<u64>() else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let published = self.inner.published.notified();
+            tokio::pin!(published);
+            published.as_mut().enable();
+            if id <= self.newest_id() || id > self.inner.committing.load(Ordering::Acquire) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, published).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Publishes stored events, in id order, and wakes the streams that want them.
@@ -189,6 +229,7 @@ impl Hub {
                 positioned.push((window.push(event.clone()), event));
             }
         }
+        self.inner.published.notify_waiters();
         let Some(&(batch_start, _)) = positioned.first() else {
             return;
         };

@@ -4,9 +4,10 @@
 
 mod sqlite;
 
+use parkstream_protocol::events::{Alert, AlertStatus, Violation, ViolationStatus};
 use parkstream_protocol::{EventType, Timestamp};
 
-use crate::domain::{Change, Lot};
+use crate::domain::{Change, Loaded};
 
 pub use sqlite::SqliteStore;
 
@@ -45,7 +46,8 @@ pub struct StoredEvent {
 /// What the server loads at start.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub lots: Vec<Lot>,
+    /// The domain state.
+    pub state: Loaded,
     /// The newest `history_size` events, oldest first.
     pub events: Vec<StoredEvent>,
     /// The id the next event gets.
@@ -59,6 +61,47 @@ pub struct Batch<'a> {
     pub events: &'a [StoredEvent],
     /// Delete stored events with an id up to this one (history beyond `--history-size`).
     pub trim_through: Option<u64>,
+}
+
+/// Tables that [`Store::exists`] can look in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Alerts,
+    Violations,
+}
+
+/// The wire name of a serde enum value (`"pending"`, `"capacity_breach"`).
+pub(crate) fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => unreachable!("not a unit enum: {other:?}"),
+    }
+}
+
+/// Which alerts `GET /api/alerts` wants, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub status: Option<AlertStatus>,
+    pub lot: Option<String>,
+    /// Only this contractor's alerts.
+    pub contractor: Option<String>,
+    pub limit: u32,
+}
+
+/// Which violations `GET /api/violations` wants, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ViolationQuery {
+    pub status: Option<ViolationStatus>,
+    pub lot: Option<String>,
+    pub contractor: Option<String>,
+    pub limit: u32,
+}
+
+/// A page of a list and the newest event id it reflects.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_event_id: u64,
 }
 
 /// The database, whichever backend it is.
@@ -97,6 +140,36 @@ impl Store {
     pub async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(store) => store.commit(batch).await,
+        }
+    }
+
+    /// Alerts matching `query`, newest first, read in one snapshot with the newest event id.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn alerts(&self, query: &AlertQuery) -> Result<Page<Alert>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.alerts(query).await,
+        }
+    }
+
+    /// Violations matching `query`, newest first, read in one snapshot with the newest event id.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn violations(&self, query: &ViolationQuery) -> Result<Page<Violation>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.violations(query).await,
+        }
+    }
+
+    /// Whether an alert (`alerts`) or violation (`violations`) with this id was ever stored.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.exists(table, id).await,
         }
     }
 

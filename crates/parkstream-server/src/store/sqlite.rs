@@ -1,24 +1,39 @@
 //! SQLite: the embedded default. One file in WAL mode; every commit is synced
 //! (`synchronous=FULL`) so an acknowledged write survives a crash of the machine too.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
+use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::Timestamp;
 
-use super::{Batch, Snapshot, StoreError, StoredEvent};
-use crate::domain::{Change, Lot, LotId, LotSettings};
+use super::{
+    wire_name, AlertQuery, Batch, Page, Snapshot, StoreError, StoredEvent, Table, ViolationQuery,
+};
+use crate::domain::alert::{AlertKey, AlertRecord};
+use crate::domain::camera::Camera;
+use crate::domain::contractor::{Contractor, ContractorId, Plate};
+use crate::domain::gate::Stay;
+use crate::domain::violation::ViolationRecord;
+use crate::domain::{Change, Loaded, Lot, LotId, LotSettings};
 
 /// Rows per multi-row INSERT: 5 parameters each stays far below SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 1_000;
+/// How long an `eventId` keeps a gate event idempotent.
+const GATE_ANSWER_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
 }
+
+type Tx = Transaction<'static, Sqlite>;
 
 impl SqliteStore {
     pub(super) async fn open(url: &str) -> anyhow::Result<Self> {
@@ -40,8 +55,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        // Event ids start from the creation time (in µs-ish units) so that a client holding an
-        // id from a wiped and re-created store gets `reset`, not a replay of unrelated events.
+        // Event ids start from the creation time (ms × 1000) so that a client holding an id
+        // from a wiped and re-created store gets `reset`, not a replay of unrelated events.
         let base = Timestamp::now().unix_millis().max(1) * 1000;
         sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('event_id_base', ?)")
             .bind(base.to_string())
@@ -51,29 +66,15 @@ impl SqliteStore {
     }
 
     pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
-        let lots = sqlx::query(
-            "SELECT id, name, total_slots, warning_threshold, max_stay_seconds, occupied, updated_at
-             FROM lots",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let id: String = row.try_get("id")?;
-            let max_stay: Option<i64> = row.try_get("max_stay_seconds")?;
-            Ok(Lot {
-                id: LotId::parse(&id).map_err(StoreError::Corrupt)?,
-                settings: LotSettings {
-                    name: row.try_get("name")?,
-                    total_slots: u32_of(row.try_get("total_slots")?)?,
-                    warning_threshold: row.try_get("warning_threshold")?,
-                    max_stay_seconds: max_stay.map(|s| s as u64),
-                },
-                occupied: u32_of(row.try_get("occupied")?)?,
-                updated_at: timestamp_of(&row.try_get::<String, _>("updated_at")?)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        let state = Loaded {
+            lots: self.load_lots().await?,
+            contractors: self.load_contractors().await?,
+            stays: self.load_stays().await?,
+            cameras: self.load_cameras().await?,
+            open_alerts: self.load_open_alerts().await?,
+            open_violations: self.load_open_violations().await?,
+            gate_answers: self.load_gate_answers().await?,
+        };
 
         let limit = i64::try_from(history_size).unwrap_or(i64::MAX);
         let events = sqlx::query(
@@ -84,14 +85,11 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?
-        .into_iter()
+        .iter()
         .map(|row| {
-            let event_type: String = row.try_get("type")?;
             Ok(StoredEvent {
                 id: row.try_get::<i64, _>("id")? as u64,
-                event_type: event_type
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                event_type: parse(&row.try_get::<String, _>("type")?, |s| s.parse().ok())?,
                 lot_id: row.try_get("lot_id")?,
                 data: row.try_get("data")?,
                 created_at: timestamp_of(&row.try_get::<String, _>("created_at")?)?,
@@ -99,49 +97,197 @@ impl SqliteStore {
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
-        let base: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'event_id_base'")
+        let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
             .fetch_one(&self.pool)
             .await?;
-        let base: u64 = base
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("event_id_base {base:?}")))?;
-        let max_id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
-        let next_event_id = max_id.map_or(base, |id| (id as u64 + 1).max(base));
         Ok(Snapshot {
-            lots,
+            state,
             events,
-            next_event_id,
+            next_event_id: newest as u64 + 1,
         })
+    }
+
+    async fn load_lots(&self) -> Result<Vec<Lot>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, total_slots, warning_threshold, max_stay_seconds, occupied, updated_at
+             FROM lots",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let max_stay: Option<i64> = row.try_get("max_stay_seconds")?;
+            Ok(Lot {
+                id: lot_id(row, "id")?,
+                settings: LotSettings {
+                    name: row.try_get("name")?,
+                    total_slots: u32_of(row.try_get("total_slots")?)?,
+                    warning_threshold: row.try_get("warning_threshold")?,
+                    max_stay_seconds: max_stay.map(|s| s as u64),
+                },
+                occupied: u32_of(row.try_get("occupied")?)?,
+                updated_at: timestamp_of(&row.try_get::<String, _>("updated_at")?)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn load_contractors(&self) -> Result<Vec<Contractor>, StoreError> {
+        let mut contractors: BTreeMap<String, Contractor> = BTreeMap::new();
+        for row in sqlx::query("SELECT id, name, penalty_per_vehicle FROM contractors")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let id: String = row.try_get("id")?;
+            contractors.insert(
+                id.clone(),
+                Contractor {
+                    id: parse(&id, |s| ContractorId::parse(s).ok())?,
+                    name: row.try_get("name")?,
+                    allocations: BTreeMap::new(),
+                    plates: Vec::new(),
+                    penalty_per_vehicle: row.try_get::<i64, _>("penalty_per_vehicle")? as u64,
+                },
+            );
+        }
+        for row in sqlx::query(
+            "SELECT contractor_id, lot_id, allocated_capacity FROM contractor_allocations",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let owner: String = row.try_get("contractor_id")?;
+            if let Some(c) = contractors.get_mut(&owner) {
+                c.allocations.insert(
+                    lot_id(&row, "lot_id")?,
+                    u32_of(row.try_get("allocated_capacity")?)?,
+                );
+            }
+        }
+        for row in sqlx::query("SELECT plate, contractor_id FROM contractor_plates ORDER BY plate")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let owner: String = row.try_get("contractor_id")?;
+            if let Some(c) = contractors.get_mut(&owner) {
+                c.plates.push(plate(&row, "plate")?);
+            }
+        }
+        Ok(contractors.into_values().collect())
+    }
+
+    async fn load_stays(&self) -> Result<Vec<Stay>, StoreError> {
+        sqlx::query(
+            "SELECT lot_id, plate, entered_at, gate_id, contractor_id, overstay_flagged FROM stays",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let contractor: Option<String> = row.try_get("contractor_id")?;
+            Ok(Stay {
+                lot: lot_id(row, "lot_id")?,
+                plate: plate(row, "plate")?,
+                entered_at: timestamp_of(&row.try_get::<String, _>("entered_at")?)?,
+                gate_id: row.try_get("gate_id")?,
+                contractor: contractor
+                    .map(|c| parse(&c, |s| ContractorId::parse(s).ok()))
+                    .transpose()?,
+                overstay_flagged: row.try_get::<i64, _>("overstay_flagged")? != 0,
+            })
+        })
+        .collect()
+    }
+
+    async fn load_cameras(&self) -> Result<Vec<Camera>, StoreError> {
+        sqlx::query("SELECT lot_id, camera_id, last_seen, offline_alerted FROM cameras")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Camera {
+                    lot: lot_id(row, "lot_id")?,
+                    camera_id: row.try_get("camera_id")?,
+                    last_seen: timestamp_of(&row.try_get::<String, _>("last_seen")?)?,
+                    offline_alerted: row.try_get::<i64, _>("offline_alerted")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_open_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        sqlx::query("SELECT subject, data FROM alerts WHERE status <> 'resolved'")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let alert: Alert = json_of(&row.try_get::<String, _>("data")?)?;
+                let key = AlertKey {
+                    lot: parse(&alert.parking_lot_id, |s| LotId::parse(s).ok())?,
+                    alert_type: alert.alert_type,
+                    subject: row.try_get("subject")?,
+                };
+                Ok(AlertRecord { alert, key })
+            })
+            .collect()
+    }
+
+    async fn load_open_violations(&self) -> Result<Vec<ViolationRecord>, StoreError> {
+        sqlx::query("SELECT data, breach_started_at FROM violations WHERE status <> 'resolved'")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let started: Option<String> = row.try_get("breach_started_at")?;
+                Ok(ViolationRecord {
+                    violation: json_of(&row.try_get::<String, _>("data")?)?,
+                    breach_started_at: started.as_deref().map(timestamp_of).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_gate_answers(
+        &self,
+    ) -> Result<Vec<(String, parkstream_protocol::events::CapacityUpdate)>, StoreError> {
+        let horizon = Timestamp::from_unix_millis(
+            Timestamp::now().unix_millis() - GATE_ANSWER_DAYS * 86_400_000,
+        )
+        .expect("in range")
+        .to_string();
+        sqlx::query("DELETE FROM gate_answers WHERE created_at < ?")
+            .bind(&horizon)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("SELECT event_id, data FROM gate_answers")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("event_id")?,
+                    json_of(&row.try_get::<String, _>("data")?)?,
+                ))
+            })
+            .collect()
     }
 
     pub(super) async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Contractors first release their plates and allocations, so a plate moving between
+        // two contractors in one group never meets itself in the unique index.
         for change in batch.changes {
-            match change {
-                Change::Lot(lot) => {
-                    sqlx::query(
-                        "INSERT INTO lots (id, name, total_slots, warning_threshold,
-                                           max_stay_seconds, occupied, updated_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?)
-                         ON CONFLICT (id) DO UPDATE SET
-                           name = excluded.name, total_slots = excluded.total_slots,
-                           warning_threshold = excluded.warning_threshold,
-                           max_stay_seconds = excluded.max_stay_seconds,
-                           occupied = excluded.occupied, updated_at = excluded.updated_at",
-                    )
-                    .bind(lot.id.as_str())
-                    .bind(&lot.settings.name)
-                    .bind(i64::from(lot.settings.total_slots))
-                    .bind(lot.settings.warning_threshold)
-                    .bind(lot.settings.max_stay_seconds.map(|s| s as i64))
-                    .bind(i64::from(lot.occupied))
-                    .bind(lot.updated_at.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+            if let Change::Contractor(c) = change {
+                for table in ["contractor_allocations", "contractor_plates"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE contractor_id = ?"))
+                        .bind(c.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
+        }
+        for change in batch.changes {
+            store_change(&mut tx, change).await?;
         }
         for chunk in batch.events.chunks(ROWS_PER_INSERT) {
             let mut insert =
@@ -165,6 +311,81 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn alerts(&self, query: &AlertQuery) -> Result<Page<Alert>, StoreError> {
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT data FROM alerts WHERE 1 = 1");
+        if let Some(status) = &query.status {
+            select.push(" AND status = ").push_bind(wire_name(status));
+        }
+        if let Some(lot) = &query.lot {
+            select.push(" AND lot_id = ").push_bind(lot.clone());
+        }
+        if let Some(contractor) = &query.contractor {
+            select
+                .push(" AND json_extract(data, '$.contractorId') = ")
+                .push_bind(contractor.clone());
+        }
+        select
+            .push(" ORDER BY created_at DESC, rowid DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
+        self.page(select).await
+    }
+
+    pub(super) async fn violations(
+        &self,
+        query: &ViolationQuery,
+    ) -> Result<Page<Violation>, StoreError> {
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT data FROM violations WHERE 1 = 1");
+        if let Some(status) = &query.status {
+            select.push(" AND status = ").push_bind(wire_name(status));
+        }
+        if let Some(lot) = &query.lot {
+            select.push(" AND lot_id = ").push_bind(lot.clone());
+        }
+        if let Some(contractor) = &query.contractor {
+            select
+                .push(" AND contractor_id = ")
+                .push_bind(contractor.clone());
+        }
+        select
+            .push(" ORDER BY timestamp DESC, rowid DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
+        self.page(select).await
+    }
+
+    /// Runs a `SELECT data ...` and reads the newest event id in the same read transaction,
+    /// so the page and the id agree.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        mut select: QueryBuilder<'_, Sqlite>,
+    ) -> Result<Page<T>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<SqliteRow> = select.build().fetch_all(&mut *tx).await?;
+        let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let items = rows
+            .iter()
+            .map(|row| json_of(&row.try_get::<String, _>("data")?))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            last_event_id: newest as u64,
+        })
+    }
+
+    pub(super) async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
+        let sql = match table {
+            Table::Alerts => "SELECT count(*) FROM alerts WHERE id = ?",
+            Table::Violations => "SELECT count(*) FROM violations WHERE id = ?",
+        };
+        let count: i64 = sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count > 0)
+    }
+
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -175,12 +396,178 @@ impl SqliteStore {
     }
 }
 
+/// The newest stored event id; before any, one less than the first id the store will give.
+const NEWEST_EVENT_ID: &str = "SELECT COALESCE((SELECT max(id) FROM events),
+    (SELECT CAST(value AS INTEGER) - 1 FROM meta WHERE key = 'event_id_base'))";
+
+async fn store_change(tx: &mut Tx, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::Lot(lot) => {
+            sqlx::query(
+                "INSERT INTO lots (id, name, total_slots, warning_threshold, max_stay_seconds,
+                                   occupied, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET
+                   name = excluded.name, total_slots = excluded.total_slots,
+                   warning_threshold = excluded.warning_threshold,
+                   max_stay_seconds = excluded.max_stay_seconds,
+                   occupied = excluded.occupied, updated_at = excluded.updated_at",
+            )
+            .bind(lot.id.as_str())
+            .bind(&lot.settings.name)
+            .bind(i64::from(lot.settings.total_slots))
+            .bind(lot.settings.warning_threshold)
+            .bind(lot.settings.max_stay_seconds.map(|s| s as i64))
+            .bind(i64::from(lot.occupied))
+            .bind(lot.updated_at.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::Contractor(c) => {
+            sqlx::query(
+                "INSERT INTO contractors (id, name, penalty_per_vehicle) VALUES (?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET
+                   name = excluded.name, penalty_per_vehicle = excluded.penalty_per_vehicle",
+            )
+            .bind(c.id.as_str())
+            .bind(&c.name)
+            .bind(c.penalty_per_vehicle as i64)
+            .execute(&mut **tx)
+            .await?;
+            for (lot, capacity) in &c.allocations {
+                sqlx::query(
+                    "INSERT INTO contractor_allocations (contractor_id, lot_id, allocated_capacity)
+                     VALUES (?, ?, ?)",
+                )
+                .bind(c.id.as_str())
+                .bind(lot.as_str())
+                .bind(i64::from(*capacity))
+                .execute(&mut **tx)
+                .await?;
+            }
+            for plate in &c.plates {
+                sqlx::query("INSERT INTO contractor_plates (plate, contractor_id) VALUES (?, ?)")
+                    .bind(plate.as_str())
+                    .bind(c.id.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Change::Stay { lot, plate, stay } => match stay {
+            Some(stay) => {
+                sqlx::query(
+                    "INSERT INTO stays (lot_id, plate, entered_at, gate_id, contractor_id,
+                                        overstay_flagged)
+                     VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (lot_id, plate) DO UPDATE SET
+                       entered_at = excluded.entered_at, gate_id = excluded.gate_id,
+                       contractor_id = excluded.contractor_id,
+                       overstay_flagged = excluded.overstay_flagged",
+                )
+                .bind(lot.as_str())
+                .bind(plate.as_str())
+                .bind(stay.entered_at.to_string())
+                .bind(stay.gate_id.as_deref())
+                .bind(stay.contractor.as_ref().map(ContractorId::as_str))
+                .bind(i64::from(stay.overstay_flagged))
+                .execute(&mut **tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM stays WHERE lot_id = ? AND plate = ?")
+                    .bind(lot.as_str())
+                    .bind(plate.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        },
+        Change::Camera(camera) => {
+            sqlx::query(
+                "INSERT INTO cameras (lot_id, camera_id, last_seen, offline_alerted)
+                 VALUES (?, ?, ?, ?)
+                 ON CONFLICT (lot_id, camera_id) DO UPDATE SET
+                   last_seen = excluded.last_seen, offline_alerted = excluded.offline_alerted",
+            )
+            .bind(camera.lot.as_str())
+            .bind(&camera.camera_id)
+            .bind(camera.last_seen.to_string())
+            .bind(i64::from(camera.offline_alerted))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::Alert(record) => {
+            let alert = &record.alert;
+            sqlx::query(
+                "INSERT INTO alerts (id, lot_id, type, subject, status, created_at, data)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            )
+            .bind(&alert.id)
+            .bind(&alert.parking_lot_id)
+            .bind(wire_name(&alert.alert_type))
+            .bind(&record.key.subject)
+            .bind(wire_name(&alert.status))
+            .bind(alert.created_at.to_string())
+            .bind(json_text(alert))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::Violation(record) => {
+            let violation = &record.violation;
+            sqlx::query(
+                "INSERT INTO violations (id, lot_id, contractor_id, type, status, timestamp,
+                                         breach_started_at, data)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                   breach_started_at = excluded.breach_started_at, data = excluded.data",
+            )
+            .bind(&violation.id)
+            .bind(&violation.parking_lot_id)
+            .bind(violation.contractor_id.as_deref())
+            .bind(wire_name(&violation.violation_type))
+            .bind(wire_name(&violation.status))
+            .bind(violation.timestamp.to_string())
+            .bind(record.breach_started_at.map(|t| t.to_string()))
+            .bind(json_text(violation))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::GateAnswer { event_id, answer } => {
+            sqlx::query("INSERT INTO gate_answers (event_id, data, created_at) VALUES (?, ?, ?)")
+                .bind(event_id)
+                .bind(json_text(answer))
+                .bind(Timestamp::now().to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("wire types serialize")
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+}
+
+fn parse<T>(value: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
+    f(value).ok_or_else(|| StoreError::Corrupt(format!("unexpected stored value {value:?}")))
+}
+
+fn lot_id(row: &SqliteRow, column: &str) -> Result<LotId, StoreError> {
+    parse(&row.try_get::<String, _>(column)?, |s| LotId::parse(s).ok())
+}
+
+fn plate(row: &SqliteRow, column: &str) -> Result<Plate, StoreError> {
+    parse(&row.try_get::<String, _>(column)?, |s| Plate::parse(s).ok())
+}
+
 fn u32_of(value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("count {value} out of range")))
 }
 
 fn timestamp_of(value: &str) -> Result<Timestamp, StoreError> {
-    value
-        .parse()
-        .map_err(|_| StoreError::Corrupt(format!("timestamp {value:?}")))
+    parse(value, |s| s.parse().ok())
 }

@@ -10,4 +10,5 @@ mod health;
 mod ingest;
 mod lifecycle;
 mod lots;
+mod rules;
 mod stream;

@@ -1,0 +1,279 @@
+//! Contractor violations: capacity breach (with its `violation_detected` alert), unauthorized
+//! vehicle, overparking; their lifecycle pending → acknowledged → resolved.
+
+use parkstream_protocol::events::{
+    AlertType, Event, Severity, Violation, ViolationDetails, ViolationStatus, ViolationType,
+};
+use parkstream_protocol::Timestamp;
+
+use super::alert::AlertKey;
+use super::contractor::ContractorId;
+use super::gate::Stay;
+use super::lot::LotId;
+use super::state::{Change, Txn};
+use super::{new_id, DomainError};
+
+/// A violation and the state of the breach behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViolationRecord {
+    pub violation: Violation,
+    /// For a `capacity_breach`: when the ongoing breach began; `None` once it ended.
+    pub breach_started_at: Option<Timestamp>,
+}
+
+impl Txn<'_> {
+    /// Stores and broadcasts a violation's new state; a resolved one leaves the open set.
+    fn save_violation(&mut self, record: ViolationRecord) {
+        self.emit(Event::Violation(record.violation.clone()));
+        self.record(Change::Violation(record.clone()));
+        let id = record.violation.id.clone();
+        let open = (record.violation.status != ViolationStatus::Resolved).then_some(record);
+        self.write(|s| &mut s.open_violations, id, open);
+    }
+
+    /// The `capacity_breach` rule for one contractor in one lot, after its vehicles inside,
+    /// its allocation or its plates changed.
+    ///
+    /// While a contractor is above its allocation there is exactly one pending violation for
+    /// it in that lot: a new breach re-opens a still-pending violation rather than adding a
+    /// second one. The violation records the peak excess (`penalty = excess × rate`) and, when
+    /// the breach ends, adds its length to `details.duration`.
+    pub(super) fn evaluate_contractor(
+        &mut self,
+        contractor: &ContractorId,
+        lot: &LotId,
+        at: Timestamp,
+    ) {
+        let Some(c) = self.state.contractors.get(contractor) else {
+            return;
+        };
+        let allocated = c.allocations.get(lot).copied();
+        let rate = c.penalty_per_vehicle;
+        let name = c.name.clone();
+        let inside = self.state.vehicles_inside(contractor, lot);
+        let is_breach = |v: &&ViolationRecord| {
+            v.violation.violation_type == ViolationType::CapacityBreach
+                && v.violation.contractor_id.as_deref() == Some(contractor.as_str())
+                && v.violation.parking_lot_id == lot.as_str()
+        };
+        let ongoing = self
+            .state
+            .open_violations
+            .values()
+            .find(|v| is_breach(v) && v.breach_started_at.is_some())
+            .cloned();
+
+        let excess = allocated.map_or(0, |a| inside.saturating_sub(a));
+        if let (Some(allocated), true) = (allocated, excess > 0) {
+            let mut record = match ongoing {
+                Some(record) if record.violation.details.excess_vehicles >= excess => return,
+                Some(record) => record,
+                None => {
+                    let pending = self
+                        .state
+                        .open_violations
+                        .values()
+                        .find(|v| is_breach(v) && v.violation.status == ViolationStatus::Pending)
+                        .cloned();
+                    match pending {
+                        Some(mut record) => {
+                            record.breach_started_at = Some(at);
+                            record
+                        }
+                        None => ViolationRecord {
+                            violation: Violation {
+                                id: new_id("violation"),
+                                contractor_id: Some(contractor.to_string()),
+                                parking_lot_id: lot.to_string(),
+                                violation_type: ViolationType::CapacityBreach,
+                                timestamp: at,
+                                details: ViolationDetails {
+                                    allocated_capacity: allocated,
+                                    actual_occupancy: inside,
+                                    excess_vehicles: excess,
+                                    duration: 0,
+                                },
+                                penalty: 0,
+                                status: ViolationStatus::Pending,
+                                plate_number: None,
+                            },
+                            breach_started_at: Some(at),
+                        },
+                    }
+                }
+            };
+            let details = &mut record.violation.details;
+            if excess >= details.excess_vehicles {
+                details.allocated_capacity = allocated;
+                details.actual_occupancy = inside;
+                details.excess_vehicles = excess;
+            }
+            record.violation.penalty = u64::from(details.excess_vehicles).saturating_mul(rate);
+            self.save_violation(record);
+            let key = AlertKey {
+                lot: lot.clone(),
+                alert_type: AlertType::ViolationDetected,
+                subject: contractor.to_string(),
+            };
+            let message = format!(
+                "Contractor {name} has {inside} vehicles in lot {lot}, {excess} above its allocation of {allocated}"
+            );
+            self.raise_alert(key, Severity::High, Some(contractor), message, at);
+        } else if let Some(mut record) = ongoing {
+            let started = record.breach_started_at.take().expect("ongoing");
+            record.violation.details.duration += at.seconds_since(started);
+            self.save_violation(record);
+        }
+    }
+
+    /// The `unauthorized_vehicle` rule at an entry: in a lot with contractors, a plate no
+    /// contractor allocated there registered.
+    pub(super) fn check_authorized(&mut self, stay: &Stay, at: Timestamp) {
+        if !self.state.lot_has_contractors(&stay.lot) {
+            return;
+        }
+        let owner = stay
+            .contractor
+            .as_ref()
+            .and_then(|id| self.state.contractors.get(id));
+        if owner.is_some_and(|c| c.allocations.contains_key(&stay.lot)) {
+            return;
+        }
+        // A registered contractor is billed its rate; an unregistered vehicle bills no one.
+        let penalty = owner.map_or(0, |c| c.penalty_per_vehicle);
+        self.vehicle_violation(stay, ViolationType::UnauthorizedVehicle, 0, penalty, at);
+    }
+
+    /// The `overparking` rule at an exit: the stay lasted longer than the lot allows.
+    pub(super) fn check_stay_length(&mut self, stay: &Stay, seconds: u64, at: Timestamp) {
+        let Some(max) = self
+            .lot(&stay.lot)
+            .and_then(|l| l.settings.max_stay_seconds)
+        else {
+            return;
+        };
+        if seconds > max && !stay.overstay_flagged {
+            let penalty = self.penalty_for(stay);
+            self.vehicle_violation(stay, ViolationType::Overparking, seconds, penalty, at);
+        }
+    }
+
+    /// The `overparking` rule for vehicles still inside: raised once per stay, as soon as it
+    /// is longer than the lot allows.
+    pub fn check_overstays(&mut self, now: Timestamp) {
+        let overstaying: Vec<Stay> = self
+            .state
+            .stays
+            .values()
+            .filter(|stay| !stay.overstay_flagged)
+            .filter(|stay| {
+                self.lot(&stay.lot)
+                    .and_then(|l| l.settings.max_stay_seconds)
+                    .is_some_and(|max| now.seconds_since(stay.entered_at) > max)
+            })
+            .cloned()
+            .collect();
+        for mut stay in overstaying {
+            let seconds = now.seconds_since(stay.entered_at);
+            let penalty = self.penalty_for(&stay);
+            self.vehicle_violation(&stay, ViolationType::Overparking, seconds, penalty, now);
+            stay.overstay_flagged = true;
+            self.put_stay(stay);
+        }
+    }
+
+    fn penalty_for(&self, stay: &Stay) -> u64 {
+        stay.contractor
+            .as_ref()
+            .and_then(|id| self.state.contractors.get(id))
+            .map_or(0, |c| c.penalty_per_vehicle)
+    }
+
+    fn vehicle_violation(
+        &mut self,
+        stay: &Stay,
+        violation_type: ViolationType,
+        duration: u64,
+        penalty: u64,
+        at: Timestamp,
+    ) {
+        let allocated = stay
+            .contractor
+            .as_ref()
+            .and_then(|id| self.state.contractors.get(id))
+            .and_then(|c| c.allocations.get(&stay.lot).copied())
+            .unwrap_or(0);
+        let occupied = self.lot(&stay.lot).map_or(0, |l| l.occupied);
+        self.save_violation(ViolationRecord {
+            violation: Violation {
+                id: new_id("violation"),
+                contractor_id: stay.contractor.as_ref().map(ToString::to_string),
+                parking_lot_id: stay.lot.to_string(),
+                violation_type,
+                timestamp: at,
+                details: ViolationDetails {
+                    allocated_capacity: allocated,
+                    actual_occupancy: occupied,
+                    excess_vehicles: 1,
+                    duration,
+                },
+                penalty,
+                status: ViolationStatus::Pending,
+                plate_number: Some(stay.plate.to_string()),
+            },
+            breach_started_at: None,
+        });
+    }
+
+    fn open_violation(&self, id: &str) -> Result<ViolationRecord, DomainError> {
+        self.state
+            .open_violations
+            .get(id)
+            .cloned()
+            .ok_or_else(|| DomainError::NotFound {
+                field: "id".into(),
+                message: format!("no unresolved violation {id:?}"),
+            })
+    }
+
+    /// An operator acknowledges a pending violation.
+    ///
+    /// # Errors
+    /// `NotFound` when no unresolved violation has this id; `Conflict` when it is not pending.
+    pub fn acknowledge_violation(
+        &mut self,
+        id: &str,
+        _now: Timestamp,
+    ) -> Result<Violation, DomainError> {
+        let mut record = self.open_violation(id)?;
+        if record.violation.status != ViolationStatus::Pending {
+            return Err(DomainError::Conflict(format!(
+                "violation {id} is already acknowledged"
+            )));
+        }
+        record.violation.status = ViolationStatus::Acknowledged;
+        let violation = record.violation.clone();
+        self.save_violation(record);
+        Ok(violation)
+    }
+
+    /// An operator resolves a pending or acknowledged violation. A breach still going on
+    /// keeps being tracked: its length is added when it ends.
+    ///
+    /// # Errors
+    /// `NotFound` when no unresolved violation has this id.
+    pub fn resolve_violation(
+        &mut self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Violation, DomainError> {
+        let mut record = self.open_violation(id)?;
+        record.violation.status = ViolationStatus::Resolved;
+        if let Some(started) = record.breach_started_at.take() {
+            record.violation.details.duration += now.seconds_since(started);
+        }
+        let violation = record.violation.clone();
+        self.save_violation(record);
+        Ok(violation)
+    }
+}

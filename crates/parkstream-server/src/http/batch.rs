@@ -1,0 +1,36 @@
+//! Ingest bodies: one item or an array (a batch), checked whole before anything is applied.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::json::OneOrMany;
+use crate::domain::DomainError;
+use crate::error::ApiError;
+
+/// Checks every item with `parse`; the first failure refuses the whole body, naming the
+/// item's index in a batch. Answers the items and whether they came as a batch.
+///
+/// # Errors
+/// The first item's error.
+pub fn parse_items<T, U>(
+    body: OneOrMany<T>,
+    mut parse: impl FnMut(T) -> Result<U, DomainError>,
+) -> Result<(Vec<U>, bool), ApiError> {
+    let (items, batch) = body.into_vec();
+    let parsed = items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| parse(item).map_err(|e| if batch { e.at_index(index) } else { e }))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((parsed, batch))
+}
+
+/// The answer to an ingest request: the one result, or the array of them for a batch.
+pub fn answer<T: Serialize>(mut results: Vec<T>, batch: bool) -> Response {
+    if batch || results.len() != 1 {
+        Json(results).into_response()
+    } else {
+        Json(results.remove(0)).into_response()
+    }
+}

@@ -1,0 +1,52 @@
+//! The integration points of the camera and gate backends: `POST /api/monitor/lot` (counts
+//! per camera) and `POST /api/monitor/gate` (entries and exits).
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use parkstream_protocol::api::{GateReport, LotMonitorReport};
+use parkstream_protocol::events::CapacityUpdate;
+use parkstream_protocol::Timestamp;
+
+use super::batch::{answer, parse_items};
+use super::json::{ApiJson, OneOrMany};
+use super::AppState;
+use crate::domain::camera::CameraReport;
+use crate::domain::gate::GateEvent;
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/monitor/lot", post(lot))
+        .route("/api/monitor/gate", post(gate))
+}
+
+/// Sets the count and marks the camera alive; answers the `capacity_update`(s).
+async fn lot(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<OneOrMany<LotMonitorReport>>,
+) -> Result<Response, ApiError> {
+    let now = Timestamp::now();
+    let (reports, batch) = parse_items(body, |item| CameraReport::parse(item, now))?;
+    if reports.is_empty() {
+        return Ok(answer(Vec::<CapacityUpdate>::new(), true));
+    }
+    Ok(answer(
+        app.writer.report_cameras(reports, batch).await?,
+        batch,
+    ))
+}
+
+/// Counts an entry (+1) or exit (-1, never below 0); answers the `capacity_update`(s).
+async fn gate(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<OneOrMany<GateReport>>,
+) -> Result<Response, ApiError> {
+    let now = Timestamp::now();
+    let (events, batch) = parse_items(body, |item| GateEvent::parse(item, now))?;
+    if events.is_empty() {
+        return Ok(answer(Vec::<CapacityUpdate>::new(), true));
+    }
+    Ok(answer(app.writer.gate_events(events, batch).await?, batch))
+}

@@ -1,0 +1,77 @@
+//! Query parameters, parsed into our error shape.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Default and largest `limit` of a list.
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1_000;
+
+/// The query string as name/value pairs; a repeated name's last value wins.
+#[derive(Debug)]
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_query("query", "the query string is malformed"))?;
+        Ok(Params(pairs))
+    }
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// A non-empty parameter.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// `limit`: 1 to 1,000, default 100.
+    ///
+    /// # Errors
+    /// 400 when it is not a whole number in range.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.get("limit").filter(|v| !v.is_empty()) {
+            None => Ok(DEFAULT_LIMIT),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_query("limit", format!("limit must be 1 to {MAX_LIMIT}"))
+                }),
+        }
+    }
+
+    /// An enum parameter by its wire name (`status=pending`).
+    ///
+    /// # Errors
+    /// 400 naming the parameter when the value is not one of the enum's names.
+    pub fn wire_enum<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(raw) => serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+                .map(Some)
+                .map_err(|_| {
+                    ApiError::bad_query(name, format!("{name} {raw:?} is not one of {expected}"))
+                }),
+        }
+    }
+}
