@@ -1,0 +1,148 @@
+// The REST side of the dashboard (SPEC section 5): one fetch wrapper that adds the access
+// token, reads the `Last-Event-ID` header of snapshots and turns error bodies
+// (`{"error": {"code", "message", "field"?}}`) into ApiError.
+
+const TOKEN_KEY = 'parkstream.token';
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * The access token, if any. A token in the address bar (`/?token=JWT`) is moved to
+ * sessionStorage and removed from the URL, so it is not bookmarked, shared or left in history.
+ */
+export function takeAccessToken() {
+  let token = null;
+  try {
+    const url = new URL(window.location.href);
+    const fromUrl = url.searchParams.get('token');
+    if (fromUrl) {
+      token = fromUrl;
+      url.searchParams.delete('token');
+      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+    }
+  } catch {
+    // An unusual URL: carry on without one from it.
+  }
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else token = sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    // Storage disabled (private mode, policy): the token still works for this page.
+  }
+  return token || null;
+}
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status, 0 when the server could not be reached
+   * @param {string} code the SPEC error code, or a local one
+   * @param {string} message for a person
+   * @param {string} [field]
+   */
+  constructor(status, code, message, field) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+
+  /** The endpoint is not there (yet): callers degrade instead of failing. */
+  get isMissing() {
+    return this.status === 404 || this.status === 405 || this.status === 501;
+  }
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value != null && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+const segment = encodeURIComponent;
+
+export function createApi({ token = null, baseUrl = '' } = {}) {
+  async function request(method, path, { body } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    if (typeof AbortSignal !== 'undefined' && AbortSignal.timeout) {
+      init.signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    }
+
+    let response;
+    try {
+      response = await fetch(baseUrl + path, init);
+    } catch (err) {
+      const timedOut = err && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      throw new ApiError(
+        0,
+        timedOut ? 'timeout' : 'network',
+        timedOut ? 'The server did not answer in time.' : 'The server could not be reached.',
+      );
+    }
+
+    let data = null;
+    const text = await response.text().catch(() => '');
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      const detail = data && typeof data === 'object' ? data.error : null;
+      throw new ApiError(
+        response.status,
+        detail?.code || `http_${response.status}`,
+        detail?.message || response.statusText || `HTTP ${response.status}`,
+        detail?.field,
+      );
+    }
+    return { data, lastEventId: response.headers.get('Last-Event-ID') };
+  }
+
+  return {
+    lots: () => request('GET', '/api/lots'),
+    lot: (id) => request('GET', `/api/lots/${segment(id)}`),
+    lotHistory: (minutes) => request('GET', `/api/lots/history${query({ minutes })}`),
+    alerts: (params) => request('GET', `/api/alerts${query(params)}`),
+    violations: (params) => request('GET', `/api/violations${query(params)}`),
+    contractors: () => request('GET', '/api/contractors'),
+    /** @param {'acknowledge'|'resolve'} action */
+    alertAction: (id, action) => request('POST', `/api/alerts/${segment(id)}/${action}`, { body: {} }),
+    /** @param {'acknowledge'|'resolve'} action */
+    violationAction: (id, action) =>
+      request('POST', `/api/violations/${segment(id)}/${action}`, { body: {} }),
+  };
+}
+
+/**
+ * The oldest of several `Last-Event-ID` values. Snapshot parts are read at slightly
+ * different moments; subscribing from the oldest leaves no gap, and the few events replayed
+ * on top of a newer part are applied in order, so the end state is the server's.
+ * Ids are opaque, but the server's are increasing decimal strings: compare those as numbers,
+ * anything else as strings.
+ */
+export function oldestEventId(ids) {
+  const present = ids.filter((id) => typeof id === 'string' && id !== '');
+  if (present.length === 0) return null;
+  return present.reduce((a, b) => (compareEventIds(a, b) <= 0 ? a : b));
+}
+
+export function compareEventIds(a, b) {
+  const digits = /^\d+$/;
+  if (digits.test(a) && digits.test(b)) {
+    const x = a.replace(/^0+(?=\d)/, '');
+    const y = b.replace(/^0+(?=\d)/, '');
+    if (x.length !== y.length) return x.length - y.length;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,73 @@
+// Formatting for people: ages, durations, counts, labels. Pure functions, no DOM.
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const clock = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
+const fullDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** Milliseconds since the epoch, or NaN for a missing or unreadable timestamp. */
+export function toMillis(value) {
+  if (value == null) return NaN;
+  if (typeof value === 'number') return value;
+  return Date.parse(value);
+}
+
+/** "just now", "42 s ago", "3 min ago", "2 h ago", "4 d ago". */
+export function formatAge(then, now = Date.now()) {
+  const ms = toMillis(then);
+  if (Number.isNaN(ms)) return '—';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
+/** Local wall-clock time, e.g. "14:03:27". */
+export function formatClock(value) {
+  const ms = toMillis(value);
+  return Number.isNaN(ms) ? '—' : clock.format(ms);
+}
+
+/** Local date and time, for tooltips. */
+export function formatFull(value) {
+  const ms = toMillis(value);
+  return Number.isNaN(ms) ? '' : fullDate.format(ms);
+}
+
+/** A duration in seconds as "45 s", "12 min", "1 h 30 min", "2 d 3 h". */
+export function formatDuration(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return '';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+export function formatInt(n) {
+  return Number.isFinite(n) ? integer.format(n) : '—';
+}
+
+export function formatPercent(rate) {
+  return Number.isFinite(rate) ? `${Math.round(rate * 100)}%` : '—';
+}
+
+/** "capacity_warning" -> "Capacity warning". */
+export function humanize(code) {
+  if (!code) return '';
+  const text = String(code).replace(/_/g, ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Natural order for ids like lot_2 < lot_10. */
+export const naturalCompare = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' }).compare;
