@@ -16,6 +16,8 @@ pub mod camera;
 pub mod contractor;
 pub mod gate;
 pub mod lot;
+#[cfg(test)]
+mod properties;
 mod state;
 pub mod violation;
 

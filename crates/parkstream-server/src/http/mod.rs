@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, each with its own `router()`, merged here.
 
 mod alerts;
+mod assets;
 mod batch;
 mod capacity;
 mod contractors;
@@ -60,7 +61,8 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(alerts::router())
         .merge(violations::router())
         .merge(sse::router())
-        .merge(health::router());
+        .merge(health::router())
+        .merge(assets::router());
     if with_metrics {
         app = app.merge(metrics::router());
     }

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod crash;
 mod fanout;
 mod health;
 mod ingest;

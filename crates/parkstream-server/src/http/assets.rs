@@ -1,0 +1,67 @@
+//! The dashboard (`web/`) at `/`, and the browser client (`clients/js/`) at `/client/`,
+//! embedded in the binary so `parkstream serve` needs no other files.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rust_embed::RustEmbed;
+
+use super::AppState;
+use crate::error::ApiError;
+
+#[derive(RustEmbed)]
+#[folder = "../../web/"]
+#[exclude = "e2e/*"]
+#[exclude = "*.test.*"]
+struct Dashboard;
+
+#[derive(RustEmbed)]
+#[folder = "../../clients/js/"]
+#[include = "sse-client.js"]
+#[include = "sse-client.d.ts"]
+struct BrowserClient;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { dashboard_file("index.html") }))
+        .route("/client/{file}", get(client_file))
+        .route(
+            "/{*path}",
+            get(|Path(path): Path<String>| async move { dashboard_file(&path) }),
+        )
+}
+
+async fn client_file(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let asset = BrowserClient::get(&file).ok_or(ApiError::RouteNotFound)?;
+    Ok(respond(&file, asset.data.into_owned()))
+}
+
+fn dashboard_file(path: &str) -> Result<Response, ApiError> {
+    if path.starts_with("api/") {
+        return Err(ApiError::RouteNotFound);
+    }
+    let asset = Dashboard::get(path).ok_or(ApiError::RouteNotFound)?;
+    Ok(respond(path, asset.data.into_owned()))
+}
+
+fn respond(path: &str, body: Vec<u8>) -> Response {
+    let content_type = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        // TypeScript declarations are text; browsers never execute them.
+        Some("ts") => "text/plain; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Revalidate every time: a new server version must not meet an old cached dashboard.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
