@@ -11,3 +11,9 @@ need_node() {
 }
 
 need_node
+
+# Debian's Chromium, for the browser tests (headless).
+if ! [ -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
