@@ -85,6 +85,13 @@ impl TestApp {
         start(settings, dir).await
     }
 
+    /// GETs `path`, checks the answer is 200, and answers its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
     pub async fn put_lot(&self, id: &str, total_slots: u32) -> Value {
         let response = self
             .http

@@ -30,15 +30,7 @@ async fn refused(
     assert!(error["error"]["message"]
         .as_str()
         .is_some_and(|m| !m.is_empty()));
-    let lot: Value = app
-        .http
-        .get(app.url("/api/lots/a"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lot = app.get_json("/api/lots/a").await;
     assert_eq!(lot["occupied"], 10, "the count is unchanged");
     assert_eq!(
         app.metric(PUBLISHED).await,

@@ -37,15 +37,7 @@ async fn lot_state_survives_a_restart() {
     app.put_lot("a", 100).await;
     app.set_count("a", 42).await;
     let app = app.restart().await;
-    let lot: serde_json::Value = app
-        .http
-        .get(app.url("/api/lots/a"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lot = app.get_json("/api/lots/a").await;
     assert_eq!(lot["occupied"], 42);
     assert_eq!(lot["totalSlots"], 100);
     app.stop().await;

@@ -143,16 +143,7 @@ async fn invalid_lot_settings_are_refused_with_422_and_nothing_is_created() {
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["field"], field, "{body}");
     }
-    let lots: Vec<Value> = app
-        .http
-        .get(app.url("/api/lots"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(lots.is_empty());
+    assert_eq!(app.get_json("/api/lots").await, json!([]));
     app.stop().await;
 }
 

@@ -25,12 +25,6 @@ async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn get(app: &TestApp, path: &str) -> Value {
-    let response = app.http.get(app.url(path)).send().await.unwrap();
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().await.unwrap()
-}
-
 async fn gate(app: &TestApp, lot: &str, event: &str, plate: &str, at: Option<&str>) -> Value {
     let mut body =
         json!({"parkingLotId": lot, "gateId": "north", "event": event, "plateNumber": plate});
@@ -117,7 +111,7 @@ async fn a_repeated_event_id_changes_nothing_and_answers_the_same_even_after_a_r
         .await
         .unwrap();
     assert_eq!(first, after_restart);
-    assert_eq!(get(&app, "/api/lots/a").await["occupied"], 1);
+    assert_eq!(app.get_json("/api/lots/a").await["occupied"], 1);
     app.stop().await;
 }
 
@@ -170,9 +164,9 @@ async fn capacity_alerts_are_raised_once_escalate_and_resolve_with_hysteresis() 
     assert_eq!(warning_resolved["status"], "resolved");
     alerts.expect_silence(Duration::from_millis(200)).await;
 
-    let active = get(&app, "/api/alerts?status=active").await;
+    let active = app.get_json("/api/alerts?status=active").await;
     assert_eq!(active, json!([]));
-    let all = get(&app, "/api/alerts?lot=a").await;
+    let all = app.get_json("/api/alerts?lot=a").await;
     let ids: Vec<_> = all
         .as_array()
         .unwrap()
@@ -230,7 +224,7 @@ async fn a_silent_camera_raises_camera_offline_and_its_next_report_resolves_it()
     assert_eq!(offline["severity"], "high");
     assert!(offline["message"].as_str().unwrap().contains("cam-1"));
     assert_eq!(
-        get(&app, "/api/alerts?status=active").await[0]["_id"],
+        app.get_json("/api/alerts?status=active").await[0]["_id"],
         offline["_id"]
     );
 
@@ -306,10 +300,10 @@ async fn a_contractor_above_its_allocation_gets_one_violation_with_penalty_and_a
         "the penalty is the peak excess times the rate"
     );
 
-    let listed = get(&app, "/api/violations?contractor=acme").await;
+    let listed = app.get_json("/api/violations?contractor=acme").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0], ended);
-    let acme = get(&app, "/api/contractors/acme").await;
+    let acme = app.get_json("/api/contractors/acme").await;
     assert_eq!(
         acme["occupancy"],
         json!([{"parkingLotId": "a", "vehicles": 2}])
@@ -380,7 +374,7 @@ async fn operators_acknowledge_and_resolve_with_409_on_invalid_transitions() {
     app.set_count("a", 10).await;
     let mut second_page = app.subscribe("types=alert").await;
     second_page.connected().await;
-    let alerts = get(&app, "/api/alerts?status=active&limit=1").await;
+    let alerts = app.get_json("/api/alerts?status=active&limit=1").await;
     let id = alerts[0]["_id"].as_str().unwrap().to_owned();
 
     let ack = post(&app, &format!("/api/alerts/{id}/acknowledge"), json!({})).await;
@@ -421,7 +415,7 @@ async fn operators_acknowledge_and_resolve_with_409_on_invalid_transitions() {
 
     contractor(&app, "acme", json!({"name": "Acme", "allocations": [{"parkingLotId": "a", "allocatedCapacity": 1}], "plates": []})).await;
     gate(&app, "a", "vehicle_entry", "STRANGER", None).await;
-    let violation = get(&app, "/api/violations?status=pending").await[0].clone();
+    let violation = app.get_json("/api/violations?status=pending").await[0].clone();
     let vid = violation["_id"].as_str().unwrap();
     let acked: Value = post(
         &app,
@@ -456,7 +450,7 @@ async fn operators_acknowledge_and_resolve_with_409_on_invalid_transitions() {
         409
     );
     assert_eq!(
-        get(&app, "/api/violations?status=resolved").await[0]["_id"],
+        app.get_json("/api/violations?status=resolved").await[0]["_id"],
         violation["_id"]
     );
     app.stop().await;
@@ -505,7 +499,7 @@ async fn contractor_settings_are_checked_against_lots_and_other_contractors() {
             field
         );
     }
-    let list = get(&app, "/api/contractors").await;
+    let list = app.get_json("/api/contractors").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["plates"], json!(["AB1", "CD2"]));
     app.stop().await;
@@ -591,8 +585,8 @@ async fn bad_monitor_input_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(wrong_type.status(), 415);
-    assert_eq!(get(&app, "/api/lots/a").await["occupied"], 0);
-    assert_eq!(get(&app, "/api/violations").await, json!([]));
+    assert_eq!(app.get_json("/api/lots/a").await["occupied"], 0);
+    assert_eq!(app.get_json("/api/violations").await, json!([]));
     app.stop().await;
 }
 
