@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Starts parkstream for the shared SSE benchmark (../../../shared/bench) on 127.0.0.1:$PORT
+# with a fresh SQLite database and one lot, `bench`; prints the server's PID last.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+PEERS_DIR="${PEERS_DIR:-$REPO/../shared/bench/peers}"
+. "$PEERS_DIR/lib.sh"
+PORT=${PORT:-18010}
+BIN="$REPO/target/release/parkstream"
+[ -x "$BIN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream >&2
+DATA="$(mktemp -d /tmp/parkstream-bench.XXXXXX)"
+pid=$(start_bg parkstream "$PORT" "$BIN" serve --bind "127.0.0.1:$PORT" \
+  --database-url "sqlite://$DATA/bench.db" --max-clients 20000 --log-format json)
+curl -sf -X PUT "http://127.0.0.1:$PORT/api/lots/bench" -H 'content-type: application/json' \
+  -d '{"name": "Bench", "totalSlots": 1000000000}' >/dev/null
+echo "$pid"
