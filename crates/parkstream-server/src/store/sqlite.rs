@@ -312,43 +312,60 @@ impl SqliteStore {
     }
 
     pub(super) async fn alerts(&self, query: &AlertQuery) -> Result<Page<Alert>, StoreError> {
-        let mut select = QueryBuilder::<Sqlite>::new("SELECT data FROM alerts WHERE 1 = 1");
-        if let Some(status) = &query.status {
-            select.push(" AND status = ").push_bind(wire_name(status));
-        }
-        if let Some(lot) = &query.lot {
-            select.push(" AND lot_id = ").push_bind(lot.clone());
-        }
-        if let Some(contractor) = &query.contractor {
-            select
-                .push(" AND json_extract(data, '$.contractorId') = ")
-                .push_bind(contractor.clone());
-        }
-        select
-            .push(" ORDER BY created_at DESC, rowid DESC LIMIT ")
-            .push_bind(i64::from(query.limit));
-        self.page(select).await
+        let filter = ListFilter {
+            status: query.status.as_ref().map(wire_name),
+            lot: query.lot.as_deref(),
+            contractor: query.contractor.as_deref(),
+            limit: query.limit,
+        };
+        // Alerts keep their contractor only in the JSON (most have none).
+        self.list(
+            "alerts",
+            "json_extract(data, '$.contractorId')",
+            "created_at",
+            &filter,
+        )
+        .await
     }
 
     pub(super) async fn violations(
         &self,
         query: &ViolationQuery,
     ) -> Result<Page<Violation>, StoreError> {
-        let mut select = QueryBuilder::<Sqlite>::new("SELECT data FROM violations WHERE 1 = 1");
-        if let Some(status) = &query.status {
-            select.push(" AND status = ").push_bind(wire_name(status));
+        let filter = ListFilter {
+            status: query.status.as_ref().map(wire_name),
+            lot: query.lot.as_deref(),
+            contractor: query.contractor.as_deref(),
+            limit: query.limit,
+        };
+        self.list("violations", "contractor_id", "timestamp", &filter)
+            .await
+    }
+
+    /// The rows of `table` matching `filter`, newest (by `time_column`) first.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        contractor_column: &str,
+        time_column: &str,
+        filter: &ListFilter<'_>,
+    ) -> Result<Page<T>, StoreError> {
+        let mut select =
+            QueryBuilder::<Sqlite>::new(format!("SELECT data FROM {table} WHERE 1 = 1"));
+        if let Some(status) = &filter.status {
+            select.push(" AND status = ").push_bind(status.clone());
         }
-        if let Some(lot) = &query.lot {
-            select.push(" AND lot_id = ").push_bind(lot.clone());
+        if let Some(lot) = filter.lot {
+            select.push(" AND lot_id = ").push_bind(lot.to_owned());
         }
-        if let Some(contractor) = &query.contractor {
+        if let Some(contractor) = filter.contractor {
             select
-                .push(" AND contractor_id = ")
-                .push_bind(contractor.clone());
+                .push(format!(" AND {contractor_column} = "))
+                .push_bind(contractor.to_owned());
         }
         select
-            .push(" ORDER BY timestamp DESC, rowid DESC LIMIT ")
-            .push_bind(i64::from(query.limit));
+            .push(format!(" ORDER BY {time_column} DESC, rowid DESC LIMIT "))
+            .push_bind(i64::from(filter.limit));
         self.page(select).await
     }
 
@@ -394,6 +411,14 @@ impl SqliteStore {
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The filters common to the alert and violation lists.
+struct ListFilter<'a> {
+    status: Option<String>,
+    lot: Option<&'a str>,
+    contractor: Option<&'a str>,
+    limit: u32,
 }
 
 /// The newest stored event id; before any, one less than the first id the store will give.
