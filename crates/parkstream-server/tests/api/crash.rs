@@ -38,6 +38,10 @@ async fn start(database_url: &str) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_restarts_with_every_acknowledged_gate_event_and_consistent_alerts() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,14 +81,7 @@ async fn a_killed_server_restarts_with_every_acknowledged_gate_event_and_consist
     };
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let lot: Value = http
-            .get(format!("{base}/api/lots/a"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let lot = get_json(&http, &format!("{base}/api/lots/a")).await;
         if lot["occupied"].as_u64().unwrap() >= 110 {
             break;
         }
@@ -99,27 +96,14 @@ async fn a_killed_server_restarts_with_every_acknowledged_gate_event_and_consist
     assert!(acknowledged >= 110);
 
     let (_server, base) = start(&database_url).await;
-    let lot: Value = http
-        .get(format!("{base}/api/lots/a"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lot = get_json(&http, &format!("{base}/api/lots/a")).await;
     let occupied = lot["occupied"].as_u64().unwrap();
     assert!(
         occupied == u64::from(acknowledged) || occupied == u64::from(acknowledged) + 1,
         "{occupied} stored, {acknowledged} acknowledged"
     );
-    let active: Vec<Value> = http
-        .get(format!("{base}/api/alerts?status=active"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active = get_json(&http, &format!("{base}/api/alerts?status=active")).await;
+    let active = active.as_array().expect("a list");
     let types: Vec<&str> = active.iter().map(|a| a["type"].as_str().unwrap()).collect();
     // 110+ of 120 is past the 90% threshold; full only at 120.
     assert!(types.contains(&"capacity_warning"), "{types:?}");

@@ -594,20 +594,11 @@ async fn bad_monitor_input_is_refused_and_changes_nothing() {
 async fn list_queries_refuse_bad_parameters() {
     let app = spawn_app().await;
     for query in ["status=open", "limit=0", "limit=1001", "limit=ten"] {
-        let response = app
-            .http
-            .get(app.url(&format!("/api/alerts?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{query}");
-        let response = app
-            .http
-            .get(app.url(&format!("/api/violations?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{query}");
+        for list in ["alerts", "violations"] {
+            let url = app.url(&format!("/api/{list}?{query}"));
+            let response = app.http.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{list}?{query}");
+        }
     }
     let response = app
         .http
