@@ -17,3 +17,8 @@ if ! [ -x /usr/bin/chromium ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
+
+# schemathesis, which fuzzes the API from its OpenAPI document (scripts/fuzz_api.py).
+if ! command -v schemathesis >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi

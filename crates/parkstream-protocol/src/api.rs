@@ -10,22 +10,28 @@ use crate::Timestamp;
 
 /// `PUT /api/lots/{id}`: create or update a lot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LotSpec {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     pub total_slots: u32,
     /// Occupancy rate at which a `capacity_warning` is raised; default 0.9.
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0, maximum = 1.0))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning_threshold: Option<f64>,
     /// A stay longer than this raises an `overparking` violation; default none.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 315_360_000))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_stay_seconds: Option<u64>,
 }
 
 /// `POST /api/capacity/update`: set a lot's count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CapacityReport {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub parking_lot_id: String,
     pub occupied: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,8 +43,10 @@ pub struct CapacityReport {
 
 /// A lot's current state: the `capacity_update` shape plus its settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LotView {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub parking_lot_id: String,
     pub name: String,
     pub total_slots: u32,
@@ -53,11 +61,13 @@ pub struct LotView {
 
 /// The body of every error answer: `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// A stable, machine-readable code such as `not_found` or `invalid_value`.
     pub code: String,
@@ -71,9 +81,12 @@ pub struct ErrorDetail {
 
 /// `POST /api/monitor/lot`: a camera's count of a lot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LotMonitorReport {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub parking_lot_id: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub camera_id: String,
     pub occupied: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,13 +97,16 @@ pub struct LotMonitorReport {
 
 /// `POST /api/monitor/gate`: a plate reader saw a vehicle enter or leave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GateReport {
     /// Makes the report idempotent: the same id again changes nothing and gets the same answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub parking_lot_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub gate_id: Option<String>,
     pub event: GateEventKind,
     pub plate_number: String,
@@ -100,36 +116,44 @@ pub struct GateReport {
 
 /// One lot a contractor may use, and how many vehicles it may park there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Allocation {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub parking_lot_id: String,
     pub allocated_capacity: u32,
 }
 
 /// `PUT /api/contractors/{id}`: create or replace a contractor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContractorSpec {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     #[serde(default)]
     pub allocations: Vec<Allocation>,
     #[serde(default)]
     pub plates: Vec<String>,
-    /// Penalty per vehicle above the allocation; default 500.
+    /// Penalty per vehicle above the allocation; default 500, at most 1,000,000,000.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_000_000_000))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty_per_vehicle: Option<u64>,
 }
 
 /// A contractor's vehicles inside one lot now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LotOccupancy {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]
     pub parking_lot_id: String,
     pub vehicles: u32,
 }
 
 /// A contractor as `GET /api/contractors` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContractorView {
     pub contractor_id: String,

@@ -9,6 +9,7 @@ use crate::Timestamp;
 
 /// The `event:` names of the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     CapacityUpdate,
@@ -83,6 +84,7 @@ impl FromStr for EventType {
 
 /// What a plate reader saw at a gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GateEventKind {
     VehicleEntry,
@@ -91,6 +93,7 @@ pub enum GateEventKind {
 
 /// `capacity_update`: a lot's occupancy changed (or was reported).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CapacityUpdate {
     pub parking_lot_id: String,
@@ -129,6 +132,7 @@ impl CapacityUpdate {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertType {
     CapacityWarning,
@@ -138,6 +142,7 @@ pub enum AlertType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -147,6 +152,7 @@ pub enum Severity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     Active,
@@ -156,6 +162,7 @@ pub enum AlertStatus {
 
 /// `alert`: an alert was raised or changed status (same `_id` on every change).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     #[serde(rename = "_id")]
@@ -173,6 +180,7 @@ pub struct Alert {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationType {
     Overparking,
@@ -181,6 +189,7 @@ pub enum ViolationType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationStatus {
     Pending,
@@ -189,6 +198,7 @@ pub enum ViolationStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ViolationDetails {
     pub allocated_capacity: u32,
@@ -200,6 +210,7 @@ pub struct ViolationDetails {
 
 /// `violation`: a contractor violation was detected or changed status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
     #[serde(rename = "_id")]
@@ -219,6 +230,7 @@ pub struct Violation {
 
 /// `connected`: the first event of every stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Connected {
     pub client_id: String,
@@ -229,6 +241,7 @@ pub struct Connected {
 
 /// `reset`: the server cannot replay from the client's `Last-Event-ID`; reload the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reset {
     pub reason: String,
 }
@@ -240,6 +253,7 @@ impl Reset {
 
 /// `ping`: keep-alive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ping {
     pub timestamp: Timestamp,
 }

@@ -13,6 +13,9 @@ use super::{check_identifier, DomainError};
 
 /// Penalty per vehicle above an allocation when the contractor sets none.
 pub const DEFAULT_PENALTY_PER_VEHICLE: u64 = 500;
+/// The largest penalty per vehicle accepted (it must fit the database's signed integers
+/// even multiplied by an excess).
+pub const MAX_PENALTY_PER_VEHICLE: u64 = 1_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContractorId(Arc<str>);
@@ -127,13 +130,20 @@ impl ContractorSettings {
             }
         }
         plates.sort();
+        let penalty_per_vehicle = spec
+            .penalty_per_vehicle
+            .unwrap_or(DEFAULT_PENALTY_PER_VEHICLE);
+        if penalty_per_vehicle > MAX_PENALTY_PER_VEHICLE {
+            return Err(DomainError::invalid(
+                "penaltyPerVehicle",
+                format!("penaltyPerVehicle must be at most {MAX_PENALTY_PER_VEHICLE}"),
+            ));
+        }
         Ok(Self {
             name: name.to_owned(),
             allocations,
             plates,
-            penalty_per_vehicle: spec
-                .penalty_per_vehicle
-                .unwrap_or(DEFAULT_PENALTY_PER_VEHICLE),
+            penalty_per_vehicle,
         })
     }
 }

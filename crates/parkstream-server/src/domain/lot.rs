@@ -49,6 +49,8 @@ pub struct LotSettings {
 
 impl LotSettings {
     pub const DEFAULT_WARNING_THRESHOLD: f64 = 0.9;
+    /// Ten years: longer limits are mistakes, and larger numbers would not fit the database.
+    pub const MAX_STAY_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
     /// # Errors
     /// When the name is blank or longer than 200 characters, the threshold is not in (0, 1],
@@ -70,10 +72,16 @@ impl LotSettings {
                 "warningThreshold must be above 0 and at most 1",
             ));
         }
-        if spec.max_stay_seconds == Some(0) {
+        if spec
+            .max_stay_seconds
+            .is_some_and(|s| s == 0 || s > Self::MAX_STAY_SECONDS)
+        {
             return Err(DomainError::invalid(
                 "maxStaySeconds",
-                "maxStaySeconds must be at least 1 (omit it for no limit)",
+                format!(
+                    "maxStaySeconds must be 1 to {} (omit it for no limit)",
+                    Self::MAX_STAY_SECONDS
+                ),
             ));
         }
         Ok(Self {

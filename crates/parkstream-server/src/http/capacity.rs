@@ -1,10 +1,12 @@
 //! `POST /api/capacity/update`: set lots' counts (one report or a batch).
 
+use super::openapi::{CapacityAnswer, CapacityBody};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use parkstream_protocol::api::CapacityReport;
+use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::events::CapacityUpdate;
 use parkstream_protocol::Timestamp;
 
@@ -18,6 +20,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/capacity/update", post(update))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/capacity/update",
+    tag = "ingest",
+    summary = "Set lots' counts (one report or a batch)",
+    request_body = CapacityBody,
+    responses(
+        (status = 200, description = "The resulting capacity_update (an array for a batch)", body = CapacityAnswer),
+        (status = 404, description = "Unknown lot", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 /// Answers the resulting `capacity_update` (an array of them for a batch), once stored.
 async fn update(
     State(app): State<AppState>,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use parkstream_protocol::api::ContractorSpec;
+use parkstream_protocol::api::{ContractorView, ErrorBody};
 
 use super::json::ApiJson;
 use super::lots::path_error;
@@ -20,11 +21,33 @@ pub fn router() -> Router<AppState> {
         .route("/api/contractors/{id}", get(show).put(put))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/contractors",
+    tag = "contractors",
+    summary = "Every contractor",
+    responses(
+        (status = 200, body = Vec<ContractorView>, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 async fn list(State(app): State<AppState>) -> Result<Response, ApiError> {
     let (contractors, last_event_id) = app.writer.contractors().await?;
     Ok(with_last_event_id(last_event_id, Json(contractors)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/contractors/{id}",
+    tag = "contractors",
+    summary = "One contractor",
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The contractor's id")),
+    responses(
+        (status = 200, body = ContractorView, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
+        (status = 404, description = "Unknown contractor", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 async fn show(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -41,6 +64,25 @@ async fn show(
     Ok(with_last_event_id(last_event_id, Json(contractor)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/contractors/{id}",
+    tag = "contractors",
+    summary = "Create or replace a contractor",
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The contractor's id")),
+    request_body = ContractorSpec,
+    responses(
+        (status = 200, description = "Replaced", body = ContractorView),
+        (status = 201, description = "Created", body = ContractorView),
+        (status = 404, description = "An allocation names an unknown lot", body = ErrorBody),
+        (status = 409, description = "A plate is registered to another contractor", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 /// Creates (201) or replaces (200) a contractor.
 async fn put(
     State(app): State<AppState>,

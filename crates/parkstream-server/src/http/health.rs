@@ -15,10 +15,29 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness",
+    responses(
+        (status = 200, description = "The process answers", body = serde_json::Value)
+    )
+)]
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: the database answers",
+    responses(
+        (status = 200, description = "Ready", body = serde_json::Value),
+        (status = 503, description = "Not ready or shutting down", body = serde_json::Value)
+    )
+)]
 /// 200 when the database answers; 503 when it does not or the server is shutting down, so a
 /// load balancer stops sending new clients here.
 async fn readyz(State(app): State<AppState>) -> Response {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use parkstream_protocol::api::LotSpec;
+use parkstream_protocol::api::{ErrorBody, LotView};
 
 use super::json::ApiJson;
 use super::{with_last_event_id, AppState};
@@ -19,12 +20,32 @@ pub fn router() -> Router<AppState> {
         .route("/api/lots/{id}", get(show).put(put))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/lots",
+    tag = "lots",
+    summary = "Every lot's current state",
+    responses(
+        (status = 200, body = Vec<LotView>, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it")))
+    )
+)]
 /// Every lot's current state, by id.
 async fn list(State(app): State<AppState>) -> Response {
     let (lots, last_event_id) = app.read_model.lots();
     with_last_event_id(last_event_id, Json(lots))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/lots/{id}",
+    tag = "lots",
+    summary = "One lot's current state",
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The lot's id")),
+    responses(
+        (status = 200, body = LotView, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
+        (status = 404, description = "Unknown lot", body = ErrorBody)
+    )
+)]
 async fn show(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -36,6 +57,23 @@ async fn show(
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/lots/{id}",
+    tag = "lots",
+    summary = "Create or update a lot",
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The lot's id")),
+    request_body = LotSpec,
+    responses(
+        (status = 200, description = "Updated", body = LotView),
+        (status = 201, description = "Created", body = LotView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 /// Creates (201) or updates (200) a lot. Its count is kept on update.
 async fn put(
     State(app): State<AppState>,

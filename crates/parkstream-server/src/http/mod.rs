@@ -10,6 +10,7 @@ mod json;
 mod lots;
 mod metrics;
 mod monitor;
+pub mod openapi;
 mod params;
 mod sse;
 mod violations;
@@ -62,6 +63,7 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(violations::router())
         .merge(sse::router())
         .merge(health::router())
+        .merge(openapi::router())
         .merge(assets::router());
     if with_metrics {
         app = app.merge(metrics::router());

@@ -1,10 +1,12 @@
 //! The integration points of the camera and gate backends: `POST /api/monitor/lot` (counts
 //! per camera) and `POST /api/monitor/gate` (entries and exits).
 
+use super::openapi::{CapacityAnswer, GateBody, LotMonitorBody};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::api::{GateReport, LotMonitorReport};
 use parkstream_protocol::events::CapacityUpdate;
 use parkstream_protocol::Timestamp;
@@ -22,6 +24,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/monitor/gate", post(gate))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/monitor/lot",
+    tag = "ingest",
+    summary = "A camera's count of a lot; marks the camera alive",
+    request_body = LotMonitorBody,
+    responses(
+        (status = 200, description = "The resulting capacity_update (an array for a batch)", body = CapacityAnswer),
+        (status = 404, description = "Unknown lot", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 /// Sets the count and marks the camera alive; answers the `capacity_update`(s).
 async fn lot(
     State(app): State<AppState>,
@@ -38,6 +56,22 @@ async fn lot(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/monitor/gate",
+    tag = "ingest",
+    summary = "A vehicle entered or left (idempotent with eventId)",
+    request_body = GateBody,
+    responses(
+        (status = 200, description = "The resulting capacity_update (an array for a batch)", body = CapacityAnswer),
+        (status = 404, description = "Unknown lot", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 /// Counts an entry (+1) or exit (-1, never below 0); answers the `capacity_update`(s).
 async fn gate(
     State(app): State<AppState>,

@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use bytes::BytesMut;
+use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::events::{Connected, Reset};
 use parkstream_protocol::{sse, EventType, Timestamp};
 use rand::Rng;
@@ -23,6 +24,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/sse/dashboard", get(dashboard))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/sse/dashboard",
+    tag = "stream",
+    summary = "The event stream (Server-Sent Events)",
+    params(("lots" = Option<String>, Query, description = "Comma-separated lot ids"), ("types" = Option<String>, Query, description = "Comma-separated event types: capacity_update, alert, violation"), ("lastEventId" = Option<String>, Query, description = "Resume after this event id"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (wins over the query)")),
+    responses(
+        (status = 200, description = "retry, connected, then replayed and live events: capacity_update, alert, violation, reset, ping", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Unknown event type or malformed lot id", body = ErrorBody),
+        (status = 503, description = "Too many open streams (Retry-After)", body = ErrorBody)
+    )
+)]
 async fn dashboard(
     State(app): State<AppState>,
     headers: HeaderMap,

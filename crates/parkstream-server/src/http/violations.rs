@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::events::Violation;
+use parkstream_protocol::events::ViolationStatus;
 
 use super::lots::path_error;
 use super::params::Params;
@@ -21,6 +23,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/violations/{id}/resolve", post(resolve))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/violations",
+    tag = "violations",
+    summary = "Violations, newest first",
+    params(("status" = Option<ViolationStatus>, Query, description = "Only this status"), ("lot" = Option<String>, Query, description = "Only this lot"), ("contractor" = Option<String>, Query, description = "Only this contractor"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100)")),
+    responses(
+        (status = 200, body = Vec<Violation>, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
+        (status = 400, description = "A query parameter is invalid", body = ErrorBody)
+    )
+)]
 /// Violations, newest first: `status=pending|acknowledged|resolved`, `lot=`, `contractor=`,
 /// `limit=` (1 to 1,000, default 100).
 async fn list(State(app): State<AppState>, params: Params) -> Result<Response, ApiError> {
@@ -34,6 +47,19 @@ async fn list(State(app): State<AppState>, params: Params) -> Result<Response, A
     Ok(with_last_event_id(page.last_event_id, Json(page.items)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/violations/{id}/acknowledge",
+    tag = "violations",
+    summary = "Acknowledge a violation",
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The violation's id")),
+    responses(
+        (status = 200, description = "Its new state (also broadcast)", body = Violation),
+        (status = 404, description = "Unknown violation", body = ErrorBody),
+        (status = 409, description = "Not in a state that can be acknowledged", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 async fn acknowledge(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -41,6 +67,19 @@ async fn acknowledge(
     act(app, id, Action::Acknowledge).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/violations/{id}/resolve",
+    tag = "violations",
+    summary = "Resolve a violation",
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The violation's id")),
+    responses(
+        (status = 200, description = "Its new state (also broadcast)", body = Violation),
+        (status = 404, description = "Unknown violation", body = ErrorBody),
+        (status = 409, description = "Already resolved", body = ErrorBody),
+        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+    )
+)]
 async fn resolve(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,

@@ -57,3 +57,48 @@ async fn metrics_count_clients_events_and_deliveries() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint_of_the_spec() {
+    let app = spawn_app().await;
+    let doc = app.get_json("/api/openapi.json").await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/sse/dashboard", "get"),
+        ("/api/capacity/update", "post"),
+        ("/api/monitor/lot", "post"),
+        ("/api/monitor/gate", "post"),
+        ("/api/lots", "get"),
+        ("/api/lots/{id}", "get"),
+        ("/api/lots/{id}", "put"),
+        ("/api/contractors", "get"),
+        ("/api/contractors/{id}", "put"),
+        ("/api/alerts", "get"),
+        ("/api/alerts/{id}/acknowledge", "post"),
+        ("/api/alerts/{id}/resolve", "post"),
+        ("/api/violations", "get"),
+        ("/api/violations/{id}/acknowledge", "post"),
+        ("/api/violations/{id}/resolve", "post"),
+        ("/api/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path}"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "CapacityUpdate",
+        "Alert",
+        "Violation",
+        "ErrorBody",
+        "GateReport",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema}");
+    }
+    app.stop().await;
+}
