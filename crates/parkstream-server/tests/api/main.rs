@@ -6,6 +6,7 @@
 mod helpers;
 
 mod crash;
+mod day;
 mod fanout;
 mod health;
 mod ingest;
