@@ -112,7 +112,7 @@ export function createApi({ token = null, baseUrl = '' } = {}) {
   return {
     lots: () => request('GET', '/api/lots'),
     lot: (id) => request('GET', `/api/lots/${segment(id)}`),
-    lotHistory: (minutes) => request('GET', `/api/lots/history${query({ minutes })}`),
+    lotHistory: (minutes) => request('GET', `/api/history/occupancy${query({ minutes })}`),
     alerts: (params) => request('GET', `/api/alerts${query(params)}`),
     violations: (params) => request('GET', `/api/violations${query(params)}`),
     contractors: () => request('GET', '/api/contractors'),

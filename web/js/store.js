@@ -213,7 +213,7 @@ function trimHistory(series, now = Date.now()) {
 }
 
 /**
- * Replaces the history with `GET /api/lots/history` (`{"lots": {"lot_1": [{t, occupied,
+ * Replaces the history with `GET /api/history/occupancy` (`{"lots": {"lot_1": [{t, occupied,
  * totalSlots}]}}`), keeping live points newer than what it returned.
  */
 export function setHistory(store, body) {

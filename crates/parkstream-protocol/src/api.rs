@@ -165,3 +165,21 @@ pub struct ContractorView {
     /// Its vehicles inside each lot where it has any.
     pub occupancy: Vec<LotOccupancy>,
 }
+
+/// One point of a lot's occupancy over time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OccupancySample {
+    /// When the count was known (the end of a 15-second bucket's last change).
+    pub t: Timestamp,
+    pub occupied: u32,
+    pub total_slots: u32,
+}
+
+/// `GET /api/history/occupancy`: recent occupancy per lot, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OccupancyHistory {
+    pub lots: std::collections::BTreeMap<String, Vec<OccupancySample>>,
+}

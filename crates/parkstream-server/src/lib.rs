@@ -34,6 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use parkstream_protocol::api::OccupancySample;
+use parkstream_protocol::events::CapacityUpdate;
+use parkstream_protocol::EventType;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -76,6 +79,17 @@ pub async fn run(
     );
     let state = State::from_loaded(snapshot.state);
     let read_model = ReadModel::new(state.lots(), hub.newest_id());
+    read_model.record_history(snapshot.events.iter().filter_map(|event| {
+        let update: CapacityUpdate = serde_json::from_str(&event.data)
+            .ok()
+            .filter(|_| event.event_type == EventType::CapacityUpdate)?;
+        let sample = OccupancySample {
+            t: event.created_at,
+            occupied: update.occupied,
+            total_slots: update.total_slots,
+        };
+        Some((update.parking_lot_id, sample))
+    }));
     let (writer, writer_task) = Writer::spawn(
         state,
         store.clone(),

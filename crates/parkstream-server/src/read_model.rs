@@ -1,19 +1,44 @@
-//! What `GET` requests read: the committed state and the id of the newest event it reflects.
+//! What `GET` requests read from memory: the committed lots, an hour of their occupancy, and
+//! the id of the newest event they reflect.
 //!
 //! The writer updates it after each commit, after the commit's events reached the hub, so any
 //! id a reader sees here can be resumed from on the stream.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock};
 
-use parkstream_protocol::api::LotView;
+use parkstream_protocol::api::{LotView, OccupancyHistory, OccupancySample};
+use parkstream_protocol::Timestamp;
 
 use crate::domain::Lot;
+
+/// How long occupancy history is kept, and the width of one sample's bucket.
+pub const HISTORY_MINUTES: i64 = 60;
+const BUCKET_MS: i64 = 15_000;
 
 #[derive(Debug, Default)]
 struct Views {
     lots: BTreeMap<String, LotView>,
+    /// Per lot, the last count known in each 15-second bucket, oldest first.
+    occupancy: BTreeMap<String, VecDeque<OccupancySample>>,
     last_event_id: u64,
+}
+
+impl Views {
+    fn sample(&mut self, lot: &str, sample: OccupancySample) {
+        let series = self.occupancy.entry(lot.to_owned()).or_default();
+        let bucket = |s: &OccupancySample| s.t.unix_millis().div_euclid(BUCKET_MS);
+        match series.back_mut() {
+            Some(last) if bucket(last) == bucket(&sample) => *last = sample,
+            Some(last) if last.t > sample.t => {} // older than what is known: not history's order
+            _ => series.push_back(sample),
+        }
+        let cutoff = Timestamp::now().unix_millis() - HISTORY_MINUTES * 60_000;
+        // Keep one point before the window, so the line starts at its left edge.
+        while series.len() > 1 && series[1].t.unix_millis() < cutoff {
+            series.pop_front();
+        }
+    }
 }
 
 /// A cheap handle to the read model.
@@ -30,18 +55,34 @@ impl ReadModel {
                     .into_iter()
                     .map(|lot| (lot.id.to_string(), lot.view()))
                     .collect(),
+                occupancy: BTreeMap::new(),
                 last_event_id,
             })),
         }
     }
 
-    /// Records committed lots and the newest event id.
+    /// Records committed lots (and a point of their occupancy, now) and the newest event id.
     pub fn update(&self, lots: &[Lot], last_event_id: u64) {
+        let now = Timestamp::now();
         let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
         for lot in lots {
+            let sample = OccupancySample {
+                t: now,
+                occupied: lot.occupied,
+                total_slots: lot.settings.total_slots,
+            };
+            views.sample(lot.id.as_str(), sample);
             views.lots.insert(lot.id.to_string(), lot.view());
         }
         views.last_event_id = last_event_id;
+    }
+
+    /// Adds past points (from stored events at start), oldest first.
+    pub fn record_history(&self, samples: impl IntoIterator<Item = (String, OccupancySample)>) {
+        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        for (lot, sample) in samples {
+            views.sample(&lot, sample);
+        }
     }
 
     /// Every lot, by id, and the newest event id the list reflects.
@@ -54,5 +95,60 @@ impl ReadModel {
     pub fn lot(&self, id: &str) -> (Option<LotView>, u64) {
         let views = self.views.read().unwrap_or_else(|p| p.into_inner());
         (views.lots.get(id).cloned(), views.last_event_id)
+    }
+
+    /// The occupancy of the last `minutes` (of one lot, or every lot), with the point just
+    /// before the window; and the newest event id it reflects.
+    pub fn occupancy(&self, minutes: i64, lot: Option<&str>) -> (OccupancyHistory, u64) {
+        let cutoff = Timestamp::now().unix_millis() - minutes * 60_000;
+        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        let lots = views
+            .occupancy
+            .iter()
+            .filter(|(id, _)| lot.is_none_or(|wanted| wanted == id.as_str()))
+            .map(|(id, series)| {
+                let first = series
+                    .iter()
+                    .rposition(|s| s.t.unix_millis() < cutoff)
+                    .unwrap_or(0);
+                (id.clone(), series.range(first..).cloned().collect())
+            })
+            .collect();
+        (OccupancyHistory { lots }, views.last_event_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(seconds_ago: i64, occupied: u32) -> OccupancySample {
+        OccupancySample {
+            t: Timestamp::from_unix_millis(Timestamp::now().unix_millis() - seconds_ago * 1000)
+                .unwrap(),
+            occupied,
+            total_slots: 10,
+        }
+    }
+
+    #[test]
+    fn keeps_the_last_count_of_each_bucket_for_an_hour() {
+        let model = ReadModel::default();
+        let points = [(7200, 1), (3700, 2), (3000, 3), (100, 4), (100, 5), (30, 6)];
+        model.record_history(points.map(|(ago, n)| ("a".to_owned(), sample(ago, n))));
+        let (history, _) = model.occupancy(60, None);
+        let counts: Vec<u32> = history.lots["a"].iter().map(|s| s.occupied).collect();
+        // 7200 s ago is dropped; 3700 s ago stays as the point before the window; the two
+        // points of one bucket keep the later count.
+        assert_eq!(counts, vec![2, 3, 5, 6]);
+        let (recent, _) = model.occupancy(1, Some("a"));
+        assert_eq!(
+            recent.lots["a"]
+                .iter()
+                .map(|s| s.occupied)
+                .collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        assert!(model.occupancy(60, Some("b")).0.lots.is_empty());
     }
 }

@@ -6,6 +6,7 @@ mod batch;
 mod capacity;
 mod contractors;
 mod health;
+mod history;
 mod json;
 mod lots;
 mod metrics;
@@ -64,6 +65,7 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(sse::router())
         .merge(health::router())
         .merge(openapi::router())
+        .merge(history::router())
         .merge(assets::router());
     if with_metrics {
         app = app.merge(metrics::router());

@@ -55,6 +55,7 @@ pub enum CapacityAnswer {
         super::lots::list,
         super::lots::show,
         super::lots::put,
+        super::history::occupancy,
         super::capacity::update,
         super::monitor::lot,
         super::monitor::gate,

@@ -164,3 +164,38 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn occupancy_history_keeps_recent_counts_and_survives_a_restart() {
+    let app = spawn_app().await;
+    app.put_lot("a", 10).await;
+    app.put_lot("b", 10).await;
+    app.set_count("a", 3).await;
+    app.set_count("a", 4).await;
+    let history = app.get_json("/api/history/occupancy").await;
+    let a = history["lots"]["a"].as_array().unwrap();
+    assert_eq!(
+        a.last().unwrap()["occupied"],
+        4,
+        "the newest count of the bucket"
+    );
+    assert_eq!(a.last().unwrap()["totalSlots"], 10);
+    let only_b = app.get_json("/api/history/occupancy?lot=b&minutes=5").await;
+    assert_eq!(only_b["lots"].as_object().unwrap().len(), 1);
+    for bad in ["minutes=0", "minutes=61", "minutes=soon"] {
+        let response = app
+            .http
+            .get(app.url(&format!("/api/history/occupancy?{bad}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    let app = app.restart().await;
+    let history = app.get_json("/api/history/occupancy?lot=a").await;
+    assert_eq!(
+        history["lots"]["a"].as_array().unwrap().last().unwrap()["occupied"],
+        4
+    );
+    app.stop().await;
+}
