@@ -17,6 +17,29 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: HTTP API, SSE stream, dashboard at `/`.
     Serve(Box<ServeSettings>),
+    /// Drive realistic traffic (lots, contractors, gates, cameras) against a running server.
+    Simulate(SimulateSettings),
+}
+
+/// Settings of `parkstream simulate`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateSettings {
+    /// The server to drive, `http://host:port`.
+    #[arg(long, env = "PARKSTREAM_URL")]
+    pub url: String,
+
+    /// Seed of the scenario: the same seed sends the same requests.
+    #[arg(long, env = "PARKSTREAM_SEED", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Real time per tick; each tick is two simulated minutes (a day takes 720 ticks).
+    /// The scenario's overstay is tuned for the default.
+    #[arg(long, env = "PARKSTREAM_TICK", default_value = "500ms", value_parser = parse_duration)]
+    pub tick: Duration,
+
+    /// Stop after this many ticks (default: run until interrupted).
+    #[arg(long, env = "PARKSTREAM_TICKS")]
+    pub ticks: Option<u64>,
 }
 
 /// Settings of `parkstream serve`.
@@ -68,6 +91,10 @@ pub struct ServeSettings {
     /// Log format.
     #[arg(long, env = "PARKSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Also run the built-in simulator against this server, so the dashboard is alive at once.
+    #[arg(long, env = "PARKSTREAM_DEMO")]
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,6 +112,7 @@ impl ServeSettings {
         let cli = Cli::parse_from(["parkstream", "serve"]);
         match cli.command {
             Command::Serve(settings) => *settings,
+            Command::Simulate(_) => unreachable!("parsed serve"),
         }
     }
 }

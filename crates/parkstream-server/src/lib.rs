@@ -25,6 +25,7 @@ pub mod hub;
 pub mod metrics;
 pub mod read_model;
 pub mod server;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 pub mod writer;
@@ -100,6 +101,7 @@ pub async fn run(
     );
 
     let stop = CancellationToken::new();
+    let stop_demo = stop.clone();
     let app_state = http::AppState {
         writer,
         hub: hub.clone(),
@@ -139,8 +141,29 @@ pub async fn run(
     }
 
     let router = http::router(app_state, settings.metrics_bind.is_none());
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "parkstream listening");
+    let local = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(addr = %local, "parkstream listening");
+    if settings.demo {
+        let host = if local.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            local.ip()
+        };
+        let url = format!("http://{}", std::net::SocketAddr::new(host, local.port()));
+        tracing::info!(%url, "demo: the simulator drives this server; open the dashboard there");
+        let options = simulate::SimulateOptions {
+            url,
+            seed: 1,
+            tick: Duration::from_millis(500),
+            ticks: None,
+        };
+        background.spawn(async move {
+            if let Err(err) = simulate::run(options, stop_demo).await {
+                tracing::error!(error = %err, "the demo simulator stopped");
+            }
+        });
     }
     server::serve(listener, router, stop.clone(), settings.shutdown_grace).await;
     tracing::info!("connections closed; finishing writes");

@@ -2,8 +2,10 @@
 
 use anyhow::Context;
 use clap::Parser;
-use parkstream_server::config::{Cli, Command};
+use parkstream_server::config::{Cli, Command, LogFormat};
+use parkstream_server::simulate::{self, SimulateOptions};
 use parkstream_server::telemetry;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -15,6 +17,25 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", settings.bind))?;
             parkstream_server::run(*settings, listener, shutdown_signal()).await
+        }
+        Command::Simulate(settings) => {
+            telemetry::init(LogFormat::Text);
+            let stop = CancellationToken::new();
+            let options = SimulateOptions {
+                url: settings.url,
+                seed: settings.seed,
+                tick: settings.tick,
+                ticks: settings.ticks,
+            };
+            let run = simulate::run(options, stop.clone());
+            tokio::pin!(run);
+            tokio::select! {
+                result = &mut run => result,
+                () = shutdown_signal() => {
+                    stop.cancel();
+                    run.await
+                }
+            }
         }
     }
 }

@@ -13,4 +13,5 @@ mod ingest;
 mod lifecycle;
 mod lots;
 mod rules;
+mod simulate;
 mod stream;
