@@ -2,7 +2,8 @@
 # Runs every test of the project: the Rust unit and integration tests (real server on
 # 127.0.0.1:0, real SQLite files), a schemathesis fuzz of the API from its OpenAPI document,
 # then the browser client's tests under Node against the real server binary. Exits non-zero
-# on the first failure.
+# on the first failure. The Node suites (the dashboard in headless Chromium, then the browser
+# client) run against the same debug binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,6 @@ else
   echo "skipping the API fuzz: schemathesis is not installed (scripts/setup.sh installs it)"
 fi
 
-if [ -f clients/js/package.json ]; then
-  (cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm test)
-fi
+for suite in web/e2e clients/js; do
+  (cd "$suite" && npm ci --no-audit --no-fund --loglevel=error && npm test)
+done

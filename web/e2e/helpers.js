@@ -128,6 +128,9 @@ export async function launchBrowser() {
         pageErrors.push(`[${name}] ${error.stack || error.message}`);
         logs.push(`[${name}] pageerror: ${error.message}`);
       });
+      page.on('response', (res) => {
+        if (res.status() >= 400) logs.push(`[${name}] ${res.status()} ${res.request().method()} ${res.url()}`);
+      });
       page.on('requestfailed', (req) => logs.push(`[${name}] request failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`));
       await page.goto(`${server.base}/`, { waitUntil: 'load' });
       if (waitConnected) await waitForConnection(page, 'connected', 10_000);
@@ -146,7 +149,7 @@ export async function launchBrowser() {
 // --- the parkstream server -------------------------------------------------------------------
 
 // The binary may be rebuilt under us: wait for it to be back.
-async function waitForBinary(timeoutMs = 120_000) {
+export async function waitForBinary(timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -1,18 +1,20 @@
 // A picture of the dashboard in use, for the docs: a few lots at different levels, alerts
 // (one acknowledged), a contractor's capacity breach and an unauthorized vehicle, and a
 // vehicle feed. Written as a full-page PNG of a 1280x900 viewport to $SCREENSHOT_PATH
-// (default docs/dashboard.png in the repository).
+// (default: a file in the temp folder, so a test run leaves the work tree clean; refresh the
+// README's picture with SCREENSHOT_PATH=../../docs/dashboard.png npm test).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 import { Server, VIEWPORT, browserSkip, items, launchBrowser, sel, waitForAttr, waitForText, withDiagnostics } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SCREENSHOT_PATH = path.resolve(process.env.SCREENSHOT_PATH || path.join(here, '../../docs/dashboard.png'));
+const SCREENSHOT_PATH = path.resolve(process.env.SCREENSHOT_PATH || path.join(tmpdir(), 'parkstream-dashboard.png'));
 
 const LOTS = [
   { id: 'lot_north', name: 'North Garage', totalSlots: 120, occupied: 61 },
