@@ -166,7 +166,7 @@ export async function waitForBinary(timeoutMs = 120_000) {
 
 function spawnOnce(bind, databaseUrl) {
   return new Promise((resolve, reject) => {
-    const args = ['serve', '--bind', bind, '--database-url', databaseUrl, '--log-format', 'json', '--ping-interval', '1s'];
+    const args = ['serve', '--bind', bind, '--database-url', databaseUrl, '--log-format', 'json', '--ping-interval', '1s', '--auth', 'none'];
     const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(child);
     const log = [];

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use parkstream_client::{Backoff, Client, ClientError, Received, Subscription, Update};
 use parkstream_protocol::events::Event;
 use parkstream_protocol::EventType;
-use parkstream_server::config::ServeSettings;
+use parkstream_server::config::{AuthMode, ServeSettings};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -34,6 +34,7 @@ impl Server {
         let mut settings = ServeSettings::defaults();
         settings.database_url = format!("sqlite://{}", dir.path().join("p.db").display());
         settings.shutdown_grace = Duration::from_secs(2);
+        settings.auth = AuthMode::None;
         Self::launch(settings, dir, "127.0.0.1:0".parse().unwrap()).await
     }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::auth::{PublicKeyAlgorithm, Role, Secret};
+
 /// parkstream: live parking-lot state, alerts and violations, pushed to dashboards over SSE.
 #[derive(Debug, Parser)]
 #[command(name = "parkstream", version, about, propagate_version = true)]
@@ -19,6 +21,36 @@ pub enum Command {
     Serve(Box<ServeSettings>),
     /// Drive realistic traffic (lots, contractors, gates, cameras) against a running server.
     Simulate(SimulateSettings),
+    /// Print a signed access token (HS256, with the server's --jwt-secret).
+    Token(TokenSettings),
+}
+
+/// Settings of `parkstream token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenSettings {
+    /// What the token allows.
+    #[arg(long, value_enum)]
+    pub role: Role,
+
+    /// The contractor, for `--role contractor`.
+    #[arg(long, required_if_eq("role", "contractor"))]
+    pub contractor: Option<String>,
+
+    /// Only these lots are visible (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub lots: Option<Vec<String>>,
+
+    /// How long the token is valid (`30m`, `12h`, `2592000`).
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// Who the token is for (the `sub` claim).
+    #[arg(long, default_value = "parkstream-cli")]
+    pub subject: String,
+
+    /// The secret the server verifies with (its --jwt-secret).
+    #[arg(long, env = "PARKSTREAM_JWT_SECRET")]
+    pub jwt_secret: Secret,
 }
 
 /// Settings of `parkstream simulate`.
@@ -40,6 +72,10 @@ pub struct SimulateSettings {
     /// Stop after this many ticks (default: run until interrupted).
     #[arg(long, env = "PARKSTREAM_TICKS")]
     pub ticks: Option<u64>,
+
+    /// An admin token for the server (see `parkstream token`); none for `--auth none`.
+    #[arg(long, env = "PARKSTREAM_TOKEN")]
+    pub token: Option<Secret>,
 }
 
 /// Settings of `parkstream serve`.
@@ -95,6 +131,31 @@ pub struct ServeSettings {
     /// Also run the built-in simulator against this server, so the dashboard is alive at once.
     #[arg(long, env = "PARKSTREAM_DEMO")]
     pub demo: bool,
+
+    /// `jwt` checks tokens on every endpoint but health, metrics and the OpenAPI document;
+    /// `none` turns checks off (local development only).
+    #[arg(long, env = "PARKSTREAM_AUTH", value_enum, default_value_t = AuthMode::Jwt)]
+    pub auth: AuthMode,
+
+    /// HS256 secret for tokens (16 characters or more). Without it and without a public key,
+    /// the server generates one, keeps it in its database, and prints a dashboard URL that
+    /// carries an admin token.
+    #[arg(long, env = "PARKSTREAM_JWT_SECRET")]
+    pub jwt_secret: Option<Secret>,
+
+    /// PEM public key verifying tokens minted elsewhere (RS256 or ES256, see --jwt-algorithm).
+    #[arg(long, env = "PARKSTREAM_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
+    pub jwt_public_key: Option<std::path::PathBuf>,
+
+    /// The algorithm of --jwt-public-key.
+    #[arg(long, env = "PARKSTREAM_JWT_ALGORITHM", value_enum, default_value_t = PublicKeyAlgorithm::Rs256)]
+    pub jwt_algorithm: PublicKeyAlgorithm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    Jwt,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,7 +173,7 @@ impl ServeSettings {
         let cli = Cli::parse_from(["parkstream", "serve"]);
         match cli.command {
             Command::Serve(settings) => *settings,
-            Command::Simulate(_) => unreachable!("parsed serve"),
+            Command::Simulate(_) | Command::Token(_) => unreachable!("parsed serve"),
         }
     }
 }

@@ -28,6 +28,12 @@ pub enum ApiError {
         message: String,
         field: Option<String>,
     },
+    /// No credentials, or credentials that do not verify.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials that do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("request body is larger than {limit} bytes")]
@@ -70,6 +76,8 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -84,6 +92,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => code,
             ApiError::Invalid { .. } => "invalid_value",
             ApiError::NotFound { .. } | ApiError::RouteNotFound => "not_found",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -157,6 +167,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"parkstream\""),
+            );
+        }
         if let ApiError::Unavailable {
             retry_after_secs: Some(secs),
             ..

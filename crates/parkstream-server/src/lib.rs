@@ -17,6 +17,7 @@
 //! - [`error`]: `ApiError`, the one place failures become status codes and error bodies.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -41,7 +42,8 @@ use parkstream_protocol::EventType;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServeSettings;
+use crate::auth::Authenticator;
+use crate::config::{AuthMode, ServeSettings};
 use crate::domain::State;
 use crate::hub::{Hub, HubConfig};
 use crate::metrics::Metrics;
@@ -100,6 +102,7 @@ pub async fn run(
         settings.history_size,
     );
 
+    let (auth, admin_secret) = authenticator(&settings, &store).await?;
     let stop = CancellationToken::new();
     let stop_demo = stop.clone();
     let app_state = http::AppState {
@@ -108,6 +111,7 @@ pub async fn run(
         read_model,
         store,
         metrics,
+        auth,
         max_body_bytes: settings.max_body_bytes,
         shutdown: stop.clone(),
     };
@@ -145,19 +149,39 @@ pub async fn run(
         .local_addr()
         .context("reading the listening address")?;
     tracing::info!(addr = %local, "parkstream listening");
+    let host = if local.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        local.ip()
+    };
+    let url = format!("http://{}", std::net::SocketAddr::new(host, local.port()));
+    // Tokens never go to the log; this one line on standard output is for the person who
+    // started the server.
+    let admin_token = match &admin_secret {
+        Some(secret) => Some(
+            auth::mint(
+                secret.as_bytes(),
+                "dashboard",
+                auth::Role::Admin,
+                None,
+                None,
+                Duration::from_secs(30 * 86_400),
+            )
+            .context("minting the dashboard token")?,
+        ),
+        None => None,
+    };
+    if let (Some(token), AuthMode::Jwt) = (&admin_token, settings.auth) {
+        println!("parkstream dashboard (admin, valid 30 days): {url}/?token={token}");
+    }
     if settings.demo {
-        let host = if local.ip().is_unspecified() {
-            std::net::IpAddr::from([127, 0, 0, 1])
-        } else {
-            local.ip()
-        };
-        let url = format!("http://{}", std::net::SocketAddr::new(host, local.port()));
         tracing::info!(%url, "demo: the simulator drives this server; open the dashboard there");
         let options = simulate::SimulateOptions {
-            url,
+            url: url.clone(),
             seed: 1,
             tick: Duration::from_millis(500),
             ticks: None,
+            token: admin_token.clone(),
         };
         background.spawn(async move {
             if let Err(err) = simulate::run(options, stop_demo).await {
@@ -199,6 +223,35 @@ async fn clock_loop(writer: Writer, camera_timeout: Duration, stop: Cancellation
             _ = interval.tick() => writer.tick(camera_timeout).await,
         }
     }
+}
+
+/// The authenticator the settings ask for, and the HS256 secret when the server holds one
+/// (to mint the dashboard's and the demo's tokens).
+async fn authenticator(
+    settings: &ServeSettings,
+    store: &Store,
+) -> anyhow::Result<(Authenticator, Option<String>)> {
+    if settings.auth == AuthMode::None {
+        tracing::warn!(
+            "--auth none: every request is allowed everything; for local development only"
+        );
+        return Ok((Authenticator::Disabled, None));
+    }
+    if let Some(path) = &settings.jwt_public_key {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading the JWT public key {}", path.display()))?;
+        let auth = Authenticator::public_key(&pem, settings.jwt_algorithm)
+            .map_err(|e| anyhow::anyhow!("the JWT public key {}: {e}", path.display()))?;
+        return Ok((auth, None));
+    }
+    let secret = match &settings.jwt_secret {
+        Some(secret) => secret.expose().to_owned(),
+        None => store
+            .generated_secret()
+            .await
+            .context("reading the generated JWT secret")?,
+    };
+    Ok((Authenticator::hs256(secret.as_bytes()), Some(secret)))
 }
 
 /// The database URL without its password, for logs.

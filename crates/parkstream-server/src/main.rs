@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use parkstream_server::auth;
 use parkstream_server::config::{Cli, Command, LogFormat};
 use parkstream_server::simulate::{self, SimulateOptions};
 use parkstream_server::telemetry;
@@ -18,6 +19,18 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", settings.bind))?;
             parkstream_server::run(*settings, listener, shutdown_signal()).await
         }
+        Command::Token(settings) => {
+            let token = auth::mint(
+                settings.jwt_secret.expose().as_bytes(),
+                &settings.subject,
+                settings.role,
+                settings.contractor.as_deref(),
+                settings.lots,
+                settings.ttl,
+            )?;
+            println!("{token}");
+            Ok(())
+        }
         Command::Simulate(settings) => {
             telemetry::init(LogFormat::Text);
             let stop = CancellationToken::new();
@@ -26,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
                 seed: settings.seed,
                 tick: settings.tick,
                 ticks: settings.ticks,
+                token: settings.token.map(|t| t.expose().to_owned()),
             };
             let run = simulate::run(options, stop.clone());
             tokio::pin!(run);

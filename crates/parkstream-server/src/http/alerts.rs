@@ -12,6 +12,7 @@ use parkstream_protocol::events::AlertStatus;
 use super::lots::path_error;
 use super::params::Params;
 use super::{resolved_is_conflict, with_last_event_id, AppState};
+use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::store::{AlertQuery, Table};
 use crate::writer::Action;
@@ -36,7 +37,12 @@ pub fn router() -> Router<AppState> {
 )]
 /// Alerts, newest first: `status=active|acknowledged|resolved`, `lot=`, `contractor=`,
 /// `limit=` (1 to 1,000, default 100).
-async fn list(State(app): State<AppState>, params: Params) -> Result<Response, ApiError> {
+async fn list(
+    principal: Principal,
+    State(app): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    principal.require(Need::Read)?;
     let query = AlertQuery {
         status: params.wire_enum("status", "active, acknowledged, resolved")?,
         lot: params.text("lot"),
@@ -61,9 +67,11 @@ async fn list(State(app): State<AppState>, params: Params) -> Result<Response, A
     )
 )]
 async fn acknowledge(
+    principal: Principal,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Alert>, ApiError> {
+    principal.require(Need::Operate)?;
     act(app, id, Action::Acknowledge).await
 }
 
@@ -81,9 +89,11 @@ async fn acknowledge(
     )
 )]
 async fn resolve(
+    principal: Principal,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Alert>, ApiError> {
+    principal.require(Need::Operate)?;
     act(app, id, Action::Resolve).await
 }
 

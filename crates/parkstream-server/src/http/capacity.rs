@@ -13,6 +13,7 @@ use parkstream_protocol::Timestamp;
 use super::batch::{answer, parse_items};
 use super::json::{ApiJson, OneOrMany};
 use super::AppState;
+use crate::auth::{Need, Principal};
 use crate::domain::CountReport;
 use crate::error::ApiError;
 
@@ -38,9 +39,11 @@ pub fn router() -> Router<AppState> {
 )]
 /// Answers the resulting `capacity_update` (an array of them for a batch), once stored.
 async fn update(
+    principal: Principal,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<OneOrMany<CapacityReport>>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Ingest)?;
     let now = Timestamp::now();
     let (reports, batch) = parse_items(body, |item| CountReport::parse(item, now))?;
     if reports.is_empty() {

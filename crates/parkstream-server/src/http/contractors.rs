@@ -12,6 +12,7 @@ use parkstream_protocol::api::{ContractorView, ErrorBody};
 use super::json::ApiJson;
 use super::lots::path_error;
 use super::{with_last_event_id, AppState};
+use crate::auth::{Need, Principal};
 use crate::domain::contractor::{ContractorId, ContractorSettings};
 use crate::error::ApiError;
 
@@ -31,7 +32,8 @@ pub fn router() -> Router<AppState> {
         (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
     )
 )]
-async fn list(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn list(principal: Principal, State(app): State<AppState>) -> Result<Response, ApiError> {
+    principal.require(Need::Administer)?;
     let (contractors, last_event_id) = app.writer.contractors().await?;
     Ok(with_last_event_id(last_event_id, Json(contractors)))
 }
@@ -49,9 +51,11 @@ async fn list(State(app): State<AppState>) -> Result<Response, ApiError> {
     )
 )]
 async fn show(
+    principal: Principal,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Administer)?;
     let Path(id) = id.map_err(path_error)?;
     let (contractors, last_event_id) = app.writer.contractors().await?;
     let contractor = contractors
@@ -85,10 +89,12 @@ async fn show(
 )]
 /// Creates (201) or replaces (200) a contractor.
 async fn put(
+    principal: Principal,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(spec): ApiJson<ContractorSpec>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Administer)?;
     let Path(id) = id.map_err(path_error)?;
     let id = ContractorId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = ContractorSettings::parse(spec)?;

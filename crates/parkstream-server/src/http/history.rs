@@ -8,6 +8,7 @@ use parkstream_protocol::api::{ErrorBody, OccupancyHistory};
 
 use super::params::Params;
 use super::{with_last_event_id, AppState};
+use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::read_model::HISTORY_MINUTES;
 
@@ -32,7 +33,12 @@ pub fn router() -> Router<AppState> {
         (status = 400, description = "A query parameter is invalid", body = ErrorBody)
     )
 )]
-async fn occupancy(State(app): State<AppState>, params: Params) -> Result<Response, ApiError> {
+async fn occupancy(
+    principal: Principal,
+    State(app): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    principal.require(Need::Read)?;
     let minutes = match params.get("minutes").filter(|m| !m.is_empty()) {
         None => HISTORY_MINUTES,
         Some(raw) => raw

@@ -11,6 +11,7 @@ use parkstream_protocol::api::{ErrorBody, LotView};
 
 use super::json::ApiJson;
 use super::{with_last_event_id, AppState};
+use crate::auth::{Need, Principal};
 use crate::domain::{LotId, LotSettings};
 use crate::error::ApiError;
 
@@ -30,9 +31,11 @@ pub fn router() -> Router<AppState> {
     )
 )]
 /// Every lot's current state, by id.
-async fn list(State(app): State<AppState>) -> Response {
-    let (lots, last_event_id) = app.read_model.lots();
-    with_last_event_id(last_event_id, Json(lots))
+async fn list(principal: Principal, State(app): State<AppState>) -> Result<Response, ApiError> {
+    principal.require(Need::Read)?;
+    let (mut lots, last_event_id) = app.read_model.lots();
+    lots.retain(|lot| principal.claims_lot(&lot.parking_lot_id));
+    Ok(with_last_event_id(last_event_id, Json(lots)))
 }
 
 #[utoipa::path(
@@ -47,13 +50,18 @@ async fn list(State(app): State<AppState>) -> Response {
     )
 )]
 async fn show(
+    principal: Principal,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Read)?;
     let Path(id) = id.map_err(path_error)?;
+    // A lot the token may not see is answered like one that does not exist.
     match app.read_model.lot(&id) {
-        (Some(lot), last_event_id) => Ok(with_last_event_id(last_event_id, Json(lot))),
-        (None, _) => Err(lot_not_found(&id)),
+        (Some(lot), last_event_id) if principal.claims_lot(&id) => {
+            Ok(with_last_event_id(last_event_id, Json(lot)))
+        }
+        _ => Err(lot_not_found(&id)),
     }
 }
 
@@ -76,10 +84,12 @@ async fn show(
 )]
 /// Creates (201) or updates (200) a lot. Its count is kept on update.
 async fn put(
+    principal: Principal,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(spec): ApiJson<LotSpec>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Administer)?;
     let Path(id) = id.map_err(path_error)?;
     let id = LotId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = LotSettings::parse(spec)?;

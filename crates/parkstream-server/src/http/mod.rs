@@ -25,6 +25,7 @@ use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Authenticator;
 use crate::domain::DomainError;
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub read_model: ReadModel,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub auth: Authenticator,
     pub max_body_bytes: usize,
     /// Cancelled when the server starts shutting down: every stream ends.
     pub shutdown: CancellationToken,

@@ -14,6 +14,7 @@ use parkstream_protocol::Timestamp;
 use super::batch::{answer, parse_items};
 use super::json::{ApiJson, OneOrMany};
 use super::AppState;
+use crate::auth::{Need, Principal};
 use crate::domain::camera::CameraReport;
 use crate::domain::gate::GateEvent;
 use crate::error::ApiError;
@@ -42,9 +43,11 @@ pub fn router() -> Router<AppState> {
 )]
 /// Sets the count and marks the camera alive; answers the `capacity_update`(s).
 async fn lot(
+    principal: Principal,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<OneOrMany<LotMonitorReport>>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Ingest)?;
     let now = Timestamp::now();
     let (reports, batch) = parse_items(body, |item| CameraReport::parse(item, now))?;
     if reports.is_empty() {
@@ -74,9 +77,11 @@ async fn lot(
 )]
 /// Counts an entry (+1) or exit (-1, never below 0); answers the `capacity_update`(s).
 async fn gate(
+    principal: Principal,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<OneOrMany<GateReport>>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Ingest)?;
     let now = Timestamp::now();
     let (events, batch) = parse_items(body, |item| GateEvent::parse(item, now))?;
     if events.is_empty() {

@@ -14,6 +14,7 @@ use rand::Rng;
 
 use super::params::Params;
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
+use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::hub::{Filter, HubFull, Start};
 
@@ -37,11 +38,13 @@ pub fn router() -> Router<AppState> {
     )
 )]
 async fn dashboard(
+    principal: Principal,
     State(app): State<AppState>,
     headers: HeaderMap,
     params: Params,
     connection: Option<Extension<ConnectionContext>>,
 ) -> Result<Response, ApiError> {
+    principal.require(Need::Read)?;
     let filter = Filter::parse(params.get("lots"), params.get("types"))
         .map_err(|e| ApiError::bad_query(e.field, e.message))?;
     // A header that is not text cannot be placed: it gets `reset`, like any unknown id.

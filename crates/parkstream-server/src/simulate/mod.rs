@@ -22,6 +22,8 @@ pub struct SimulateOptions {
     pub tick: Duration,
     /// Stop after this many ticks (`None`: until stopped).
     pub ticks: Option<u64>,
+    /// An admin token (`None` for a server with `--auth none`).
+    pub token: Option<String>,
 }
 
 /// Sends the scenario to the server until `stop` is cancelled or the ticks are done. Failed
@@ -44,7 +46,11 @@ pub async fn run(options: SimulateOptions, stop: CancellationToken) -> anyhow::R
         parkstream_protocol::Timestamp::now().unix_millis()
     );
     let mut scenario = Scenario::new(options.seed, &run);
-    let sender = Sender { http, base };
+    let sender = Sender {
+        http,
+        base,
+        token: options.token,
+    };
     // Until the server answers, keep trying to set up (it may still be starting).
     loop {
         let mut ok = true;
@@ -82,6 +88,7 @@ pub async fn run(options: SimulateOptions, stop: CancellationToken) -> anyhow::R
 struct Sender {
     http: reqwest::Client,
     base: String,
+    token: Option<String>,
 }
 
 impl Sender {
@@ -113,7 +120,11 @@ impl Sender {
 
     async fn call(&self, method: reqwest::Method, path: &str, body: &impl Serialize) -> bool {
         let url = format!("{}{path}", self.base);
-        match self.http.request(method, &url).json(body).send().await {
+        let mut request = self.http.request(method, &url).json(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        match request.send().await {
             Ok(response) if response.status().is_success() => true,
             Ok(response) => {
                 let status = response.status();

@@ -173,6 +173,17 @@ impl Store {
         }
     }
 
+    /// The JWT secret this database generated for itself (created on first use), so tokens
+    /// minted with it stay valid across restarts.
+    ///
+    /// # Errors
+    /// When the database cannot be read or written.
+    pub async fn generated_secret(&self) -> Result<String, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.generated_secret().await,
+        }
+    }
+
     /// Checks that the database answers (for `/readyz`).
     ///
     /// # Errors

@@ -403,6 +403,23 @@ impl SqliteStore {
         Ok(count > 0)
     }
 
+    pub(super) async fn generated_secret(&self) -> Result<String, StoreError> {
+        let fresh = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('jwt_secret', ?)")
+            .bind(fresh)
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'jwt_secret'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -1,41 +1,13 @@
 //! A crash (SIGKILL) in the middle of a stream of gate events: after a restart, every
 //! acknowledged event is reflected, and the alerts agree with the count.
 
-use std::process::Stdio;
-
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::helpers::PATIENCE;
+use crate::helpers::{spawn_binary, PATIENCE};
 
-/// Starts the real binary on a free port; answers the process and its base URL.
-async fn start(database_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parkstream"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--database-url", database_url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start parkstream");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(log) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if log["message"] == "parkstream listening" {
-                return log["addr"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server listens");
-    // Keep draining its log so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, format!("http://{addr}"))
+async fn start(database_url: &str) -> (tokio::process::Child, String) {
+    let binary = spawn_binary(&["--auth", "none", "--database-url", database_url], &[]).await;
+    (binary.child, binary.base)
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Value {

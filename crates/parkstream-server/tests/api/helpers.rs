@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use parkstream_protocol::sse::{SseEvent, SseItem, SseParser};
-use parkstream_server::config::ServeSettings;
+use parkstream_server::config::{AuthMode, ServeSettings};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -38,6 +38,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
     let mut settings = ServeSettings::defaults();
     settings.database_url = format!("sqlite://{}", dir.path().join("parkstream.db").display());
     settings.shutdown_grace = Duration::from_secs(5);
+    // Access control has its own tests (auth.rs); the others exercise the rest.
+    settings.auth = AuthMode::None;
     configure(&mut settings);
     start(settings, dir).await
 }
@@ -294,4 +296,69 @@ pub fn count_batch(lot: &str, counts: impl IntoIterator<Item = u32>) -> Value {
             .map(|occupied| json!({"parkingLotId": lot, "occupied": occupied}))
             .collect(),
     )
+}
+
+/// The real `parkstream` binary, started as a process (for crashes, standard output and
+/// logs). Killed when dropped.
+pub struct Binary {
+    pub child: tokio::process::Child,
+    pub base: String,
+    /// Everything it wrote to standard error so far (its log).
+    pub log: Arc<std::sync::Mutex<String>>,
+    /// Everything it wrote to standard output so far.
+    pub stdout: Arc<std::sync::Mutex<String>>,
+}
+
+/// Starts `parkstream serve --bind 127.0.0.1:0 --log-format json` with `args` and `envs`, and
+/// waits until it listens.
+pub async fn spawn_binary(args: &[&str], envs: &[(&str, &str)]) -> Binary {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start parkstream");
+    let log = Arc::new(std::sync::Mutex::new(String::new()));
+    let stdout = Arc::new(std::sync::Mutex::new(String::new()));
+    let mut out_lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let out_sink = stdout.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = out_lines.next_line().await {
+            out_sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "parkstream listening" {
+                return entry["addr"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!(
+            "the server exited before listening: {}",
+            log.lock().unwrap()
+        );
+    })
+    .await
+    .expect("the server listens");
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    Binary {
+        child,
+        base: format!("http://{addr}"),
+        log,
+        stdout,
+    }
 }

@@ -17,6 +17,7 @@ async fn a_simulated_day_fills_lots_breaches_an_allocation_and_silences_a_camera
         seed: 3,
         tick: Duration::from_millis(2),
         ticks: Some(720),
+        token: None,
     };
     simulate::run(options, CancellationToken::new())
         .await

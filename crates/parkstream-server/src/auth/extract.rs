@@ -1,0 +1,63 @@
+//! Taking the principal out of a request.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+
+use super::Principal;
+use crate::error::ApiError;
+use crate::http::AppState;
+
+/// The cookie the dashboard stores its token in.
+pub const TOKEN_COOKIE: &str = "parkstream_token";
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        if matches!(app.auth, super::Authenticator::Disabled) {
+            return Ok(Principal::unrestricted());
+        }
+        let token = bearer(parts)
+            .or_else(|| cookie(parts))
+            .or_else(|| query(parts))
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "credentials required: Authorization: Bearer, the parkstream_token cookie, or access_token"
+                        .into(),
+                )
+            })?;
+        app.auth.verify(&token)
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == TOKEN_COOKIE).then(|| value.to_owned())
+        })
+}
+
+fn query(parts: &Parts) -> Option<String> {
+    let axum::extract::Query(pairs) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).ok()?;
+    pairs
+        .into_iter()
+        .rev()
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, token)| token)
+}
