@@ -82,6 +82,7 @@ pub async fn run(
     );
     let state = State::from_loaded(snapshot.state);
     let read_model = ReadModel::new(state.lots(), hub.newest_id());
+    read_model.update_contractors(state.contractors());
     read_model.record_history(snapshot.events.iter().filter_map(|event| {
         let update: CapacityUpdate = serde_json::from_str(&event.data)
             .ok()

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use parkstream_protocol::api::{LotView, OccupancyHistory, OccupancySample};
 use parkstream_protocol::Timestamp;
 
+use crate::domain::contractor::Contractor;
 use crate::domain::Lot;
 
 /// How long occupancy history is kept, and the width of one sample's bucket.
@@ -21,6 +22,8 @@ struct Views {
     lots: BTreeMap<String, LotView>,
     /// Per lot, the last count known in each 15-second bucket, oldest first.
     occupancy: BTreeMap<String, VecDeque<OccupancySample>>,
+    /// The lots each contractor has an allocation in (what its tokens may see).
+    contractor_lots: BTreeMap<String, Vec<String>>,
     last_event_id: u64,
 }
 
@@ -56,6 +59,7 @@ impl ReadModel {
                     .map(|lot| (lot.id.to_string(), lot.view()))
                     .collect(),
                 occupancy: BTreeMap::new(),
+                contractor_lots: BTreeMap::new(),
                 last_event_id,
             })),
         }
@@ -75,6 +79,31 @@ impl ReadModel {
             views.lots.insert(lot.id.to_string(), lot.view());
         }
         views.last_event_id = last_event_id;
+    }
+
+    /// Records contractors' allocations (at start and after each commit that changed one).
+    pub fn update_contractors<'a>(&self, contractors: impl IntoIterator<Item = &'a Contractor>) {
+        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        for contractor in contractors {
+            let lots = contractor
+                .allocations
+                .keys()
+                .map(ToString::to_string)
+                .collect();
+            views
+                .contractor_lots
+                .insert(contractor.id.to_string(), lots);
+        }
+    }
+
+    /// The lots a contractor has allocations in (none for an unknown contractor).
+    pub fn contractor_lots(&self, contractor: &str) -> Vec<String> {
+        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        views
+            .contractor_lots
+            .get(contractor)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Adds past points (from stored events at start), oldest first.

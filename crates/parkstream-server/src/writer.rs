@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parkstream_protocol::api::{ContractorView, LotView};
-use parkstream_protocol::events::{Alert, CapacityUpdate, Violation};
+use parkstream_protocol::events::{Alert, CapacityUpdate, Event, Violation};
 use parkstream_protocol::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -379,6 +379,7 @@ impl WriterTask {
                 id,
                 event_type: event.event_type(),
                 lot_id: event.parking_lot_id().map(str::to_owned),
+                owner: owner(tx.state(), event),
                 data: event.to_json(),
                 created_at: now,
             })
@@ -403,6 +404,14 @@ impl WriterTask {
                         _ => None,
                     })
                     .collect();
+                let contractors: Vec<_> = tx
+                    .changes()
+                    .iter()
+                    .filter_map(|change| match change {
+                        Change::Contractor(c) => Some(c.clone()),
+                        _ => None,
+                    })
+                    .collect();
                 drop(tx);
                 self.next_event_id = last_id + 1;
                 self.added_since_trim = if trim_through.is_some() {
@@ -411,6 +420,7 @@ impl WriterTask {
                     self.added_since_trim + stored.len() as u64
                 };
                 self.hub.publish(stored.iter().map(publishable));
+                self.read_model.update_contractors(&contractors);
                 self.read_model.update(&lots, self.hub.newest_id());
                 finishes.into_iter().for_each(|finish| finish(true));
             }
@@ -424,12 +434,28 @@ impl WriterTask {
     }
 }
 
+/// The contractor an event belongs to: an alert's or violation's contractor, or the
+/// contractor whose plate a capacity update names. Contractors' streams are filtered by it.
+fn owner(state: &State, event: &Event) -> Option<String> {
+    match event {
+        Event::Alert(alert) => alert.contractor_id.clone(),
+        Event::Violation(violation) => violation.contractor_id.clone(),
+        Event::CapacityUpdate(update) => update
+            .plate_number
+            .as_deref()
+            .and_then(|plate| state.plate_owner(plate))
+            .map(ToString::to_string),
+        _ => None,
+    }
+}
+
 /// The hub's form of a stored event.
 pub fn publishable(event: &StoredEvent) -> Arc<PublishedEvent> {
     Arc::new(PublishedEvent::new(
         event.id,
         event.event_type,
         event.lot_id.as_deref().map(Arc::from),
+        event.owner.as_deref().map(Arc::from),
         &event.data,
     ))
 }

@@ -89,6 +89,12 @@ impl State {
         self.lots.values()
     }
 
+    /// The contractor that registered a plate (as it appears in events, normalized).
+    pub fn plate_owner(&self, plate: &str) -> Option<&ContractorId> {
+        let plate = Plate::parse(plate).ok()?;
+        self.plates.get(&plate)
+    }
+
     pub fn contractors(&self) -> impl Iterator<Item = &Contractor> {
         self.contractors.values()
     }

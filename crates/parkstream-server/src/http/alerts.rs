@@ -46,7 +46,15 @@ async fn list(
     let query = AlertQuery {
         status: params.wire_enum("status", "active, acknowledged, resolved")?,
         lot: params.text("lot"),
-        contractor: params.text("contractor"),
+        // A contractor sees only its own; a lots claim narrows every list.
+        contractor: match &principal.contractor {
+            Some(own) => Some(own.to_string()),
+            None => params.text("contractor"),
+        },
+        lots: principal
+            .lots
+            .as_ref()
+            .map(|lots| lots.iter().map(ToString::to_string).collect()),
         limit: params.limit()?,
     };
     let page = app.store.alerts(&query).await?;

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use parkstream_protocol::api::{ErrorBody, OccupancyHistory};
 
 use super::params::Params;
-use super::{with_last_event_id, AppState};
+use super::{visible_lots, with_last_event_id, AppState};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::read_model::HISTORY_MINUTES;
@@ -50,6 +50,9 @@ async fn occupancy(
             })?,
     };
     let lot = params.text("lot");
-    let (history, last_event_id) = app.read_model.occupancy(minutes, lot.as_deref());
+    let (mut history, last_event_id) = app.read_model.occupancy(minutes, lot.as_deref());
+    if let Some(visible) = visible_lots(&principal, &app) {
+        history.lots.retain(|lot, _| visible.contains(lot));
+    }
     Ok(with_last_event_id(last_event_id, Json(history)))
 }

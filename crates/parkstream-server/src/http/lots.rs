@@ -10,7 +10,7 @@ use parkstream_protocol::api::LotSpec;
 use parkstream_protocol::api::{ErrorBody, LotView};
 
 use super::json::ApiJson;
-use super::{with_last_event_id, AppState};
+use super::{visible_lots, with_last_event_id, AppState};
 use crate::auth::{Need, Principal};
 use crate::domain::{LotId, LotSettings};
 use crate::error::ApiError;
@@ -34,7 +34,9 @@ pub fn router() -> Router<AppState> {
 async fn list(principal: Principal, State(app): State<AppState>) -> Result<Response, ApiError> {
     principal.require(Need::Read)?;
     let (mut lots, last_event_id) = app.read_model.lots();
-    lots.retain(|lot| principal.claims_lot(&lot.parking_lot_id));
+    if let Some(visible) = visible_lots(&principal, &app) {
+        lots.retain(|lot| visible.contains(&lot.parking_lot_id));
+    }
     Ok(with_last_event_id(last_event_id, Json(lots)))
 }
 
@@ -58,7 +60,9 @@ async fn show(
     let Path(id) = id.map_err(path_error)?;
     // A lot the token may not see is answered like one that does not exist.
     match app.read_model.lot(&id) {
-        (Some(lot), last_event_id) if principal.claims_lot(&id) => {
+        (Some(lot), last_event_id)
+            if visible_lots(&principal, &app).is_none_or(|visible| visible.contains(&id)) =>
+        {
             Ok(with_last_event_id(last_event_id, Json(lot)))
         }
         _ => Err(lot_not_found(&id)),

@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Principal};
 use crate::domain::DomainError;
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -121,5 +121,24 @@ async fn resolved_is_conflict<T>(
             Err(ApiError::Conflict(format!("{id} is already resolved")))
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+/// The lots whose state `principal` may see (`None`: every lot): its `lots` claim, and for
+/// a contractor only the lots it has allocations in.
+fn visible_lots(principal: &Principal, app: &AppState) -> Option<Vec<String>> {
+    let claim: Option<Vec<String>> = principal
+        .lots
+        .as_ref()
+        .map(|lots| lots.iter().map(ToString::to_string).collect());
+    match &principal.contractor {
+        None => claim,
+        Some(contractor) => {
+            let mut lots = app.read_model.contractor_lots(contractor);
+            if let Some(claim) = claim {
+                lots.retain(|lot| claim.contains(lot));
+            }
+            Some(lots)
+        }
     }
 }

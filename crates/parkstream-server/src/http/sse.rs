@@ -1,5 +1,7 @@
 //! `GET /api/sse/dashboard`: the stream (SPEC section 2).
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,7 +18,7 @@ use super::params::Params;
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
-use crate::hub::{Filter, HubFull, Start};
+use crate::hub::{ContractorScope, Filter, HubFull, Start};
 
 /// The reconnection delay suggested to clients, in milliseconds.
 const RETRY_MILLIS: u64 = 2_000;
@@ -45,8 +47,21 @@ async fn dashboard(
     connection: Option<Extension<ConnectionContext>>,
 ) -> Result<Response, ApiError> {
     principal.require(Need::Read)?;
-    let filter = Filter::parse(params.get("lots"), params.get("types"))
-        .map_err(|e| ApiError::bad_query(e.field, e.message))?;
+    let mut filter = Filter::parse(params.get("lots"), params.get("types"))
+        .map_err(|e| ApiError::bad_query(e.field, e.message))?
+        .within(principal.lots.as_deref());
+    if let Some(contractor) = &principal.contractor {
+        let lots = app
+            .read_model
+            .contractor_lots(contractor)
+            .iter()
+            .map(|lot| Arc::from(lot.as_str()))
+            .collect();
+        filter = filter.for_contractor(ContractorScope {
+            id: contractor.clone(),
+            lots,
+        });
+    }
     // A header that is not text cannot be placed: it gets `reset`, like any unknown id.
     let last_id = match headers.get(LAST_EVENT_ID) {
         Some(value) => Some(value.to_str().unwrap_or("\u{0}")),

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use parkstream_protocol::EventType;
 
+use bytes::Bytes;
+
+use super::PublishedEvent;
 use crate::domain::LotId;
 
 /// A set of event types as bits, cheap to test on the fan-out path.
@@ -33,6 +36,17 @@ impl FromIterator<EventType> for TypeMask {
 pub struct Filter {
     pub lots: Option<Vec<Arc<str>>>,
     pub types: TypeMask,
+    /// Set for a contractor's stream: it sees only its own alerts and violations, and the
+    /// capacity updates of its lots, without other contractors' plates.
+    pub contractor: Option<ContractorScope>,
+}
+
+/// What a contractor's stream may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractorScope {
+    pub id: Arc<str>,
+    /// The lots it has allocations in.
+    pub lots: Vec<Arc<str>>,
 }
 
 /// A filter parameter that does not parse.
@@ -46,6 +60,7 @@ impl Filter {
     pub const EVERYTHING: Filter = Filter {
         lots: None,
         types: TypeMask::ALL,
+        contractor: None,
     };
 
     /// Parses the comma-separated `lots` and `types` query values. Empty items are ignored;
@@ -96,11 +111,72 @@ impl Filter {
                 })
                 .collect::<Result<TypeMask, _>>()?
         };
-        Ok(Filter { lots, types })
+        Ok(Filter {
+            lots,
+            types,
+            contractor: None,
+        })
     }
 
-    /// Whether an event of `event_type` about `lot` passes.
-    pub fn accepts(&self, event_type: EventType, lot: Option<&str>) -> bool {
+    /// Narrows the lots to `allowed` (a token's `lots` claim), when there is such a limit.
+    #[must_use]
+    pub fn within(mut self, allowed: Option<&[Arc<str>]>) -> Self {
+        if let Some(allowed) = allowed {
+            self.lots = Some(match self.lots {
+                None => allowed.to_vec(),
+                Some(asked) => asked.into_iter().filter(|l| allowed.contains(l)).collect(),
+            });
+        }
+        self
+    }
+
+    /// Makes it a contractor's stream.
+    #[must_use]
+    pub fn for_contractor(mut self, scope: ContractorScope) -> Self {
+        self.contractor = Some(scope);
+        self
+    }
+
+    /// The lots to index the stream under; `None` to offer it every event (a contractor's own
+    /// violations can be in any lot).
+    pub fn index_lots(&self) -> Option<&[Arc<str>]> {
+        if self.contractor.is_some() {
+            None
+        } else {
+            self.lots.as_deref()
+        }
+    }
+
+    /// The frame of `event` this stream may send, if any.
+    pub fn select<'a>(&self, event: &'a PublishedEvent) -> Option<&'a Bytes> {
+        if !self.accepts(event.event_type, event.lot.as_deref()) {
+            return None;
+        }
+        let Some(scope) = &self.contractor else {
+            return Some(&event.frame);
+        };
+        let mine = event.owner.as_deref() == Some(&*scope.id);
+        match event.event_type {
+            EventType::Alert | EventType::Violation => mine.then_some(&event.frame),
+            EventType::CapacityUpdate => {
+                let lot_is_mine = event
+                    .lot
+                    .as_ref()
+                    .is_some_and(|lot| scope.lots.contains(lot));
+                if !lot_is_mine {
+                    None
+                } else if mine {
+                    Some(&event.frame)
+                } else {
+                    Some(event.redacted.as_ref().unwrap_or(&event.frame))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether an event of `event_type` about `lot` passes the type and lot filters.
+    fn accepts(&self, event_type: EventType, lot: Option<&str>) -> bool {
         self.types.contains(event_type)
             && match (&self.lots, lot) {
                 (None, _) => true,
@@ -126,6 +202,52 @@ mod tests {
             Filter::parse(Some(""), Some(",")).unwrap(),
             Filter::EVERYTHING
         );
+    }
+
+    fn event(lot: &str, owner: Option<&str>, event_type: EventType, data: &str) -> PublishedEvent {
+        PublishedEvent::new(1, event_type, Some(lot.into()), owner.map(Into::into), data)
+    }
+
+    #[test]
+    fn a_contractor_sees_its_lots_its_own_items_and_no_other_plates() {
+        let acme = Filter::EVERYTHING.for_contractor(ContractorScope {
+            id: "acme".into(),
+            lots: vec!["depot".into()],
+        });
+        let update = r#"{"parkingLotId":"depot","plateNumber":"X1","occupied":3}"#;
+        let theirs = event("depot", Some("zen"), EventType::CapacityUpdate, update);
+        let frame = acme.select(&theirs).unwrap();
+        assert!(
+            !String::from_utf8_lossy(frame).contains("X1"),
+            "another contractor's plate"
+        );
+        assert!(String::from_utf8_lossy(frame).contains("\"occupied\":3"));
+        let ours = event("depot", Some("acme"), EventType::CapacityUpdate, update);
+        assert!(String::from_utf8_lossy(acme.select(&ours).unwrap()).contains("X1"));
+        assert!(acme
+            .select(&event("north", None, EventType::CapacityUpdate, "{}"))
+            .is_none());
+        assert!(acme
+            .select(&event("north", Some("acme"), EventType::Violation, "{}"))
+            .is_some());
+        assert!(acme
+            .select(&event("depot", Some("zen"), EventType::Violation, "{}"))
+            .is_none());
+        assert!(acme
+            .select(&event("depot", None, EventType::Alert, "{}"))
+            .is_none());
+    }
+
+    #[test]
+    fn a_lots_claim_narrows_what_was_asked() {
+        let claim: Vec<Arc<str>> = vec!["a".into(), "b".into()];
+        let asked = Filter::parse(Some("b,c"), None)
+            .unwrap()
+            .within(Some(&claim));
+        assert_eq!(asked.lots, Some(vec!["b".into()]));
+        let all = Filter::EVERYTHING.within(Some(&claim));
+        assert_eq!(all.lots, Some(claim.clone()));
+        assert_eq!(Filter::EVERYTHING.within(None).lots, None);
     }
 
     #[test]

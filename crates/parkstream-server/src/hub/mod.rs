@@ -30,31 +30,56 @@ use parkstream_protocol::{sse, EventType, Timestamp};
 
 use crate::metrics::{Metrics, ReasonLabel, TypeLabel, TypeName};
 
-pub use filter::{Filter, FilterError, TypeMask};
+pub use filter::{ContractorScope, Filter, FilterError, TypeMask};
 pub use subscription::{SseStream, Subscription};
 use window::EventWindow;
 
-/// An event as the hub carries it: filter keys and the encoded frame.
+/// An event as the hub carries it: filter keys and the encoded frame(s).
 #[derive(Debug)]
 pub struct PublishedEvent {
     pub id: u64,
     pub event_type: EventType,
     pub lot: Option<Arc<str>>,
+    /// The contractor it belongs to: an alert's or violation's, or that of the plate a
+    /// capacity update names.
+    pub owner: Option<Arc<str>>,
     /// The whole SSE frame: `id:`, `event:`, `data:` and the blank line.
     pub frame: Bytes,
+    /// For a capacity update naming a plate: the same frame without the plate, for the
+    /// streams of contractors the plate does not belong to.
+    pub redacted: Option<Bytes>,
     pub published_at: Instant,
 }
 
 impl PublishedEvent {
-    /// Encodes an event with its id.
-    pub fn new(id: u64, event_type: EventType, lot: Option<Arc<str>>, data: &str) -> Self {
-        let mut frame = Vec::with_capacity(data.len() + 48);
-        sse::write_frame(&mut frame, Some(&id.to_string()), event_type.as_str(), data);
+    /// Encodes an event with its id (and, when it names a plate, a copy without it).
+    pub fn new(
+        id: u64,
+        event_type: EventType,
+        lot: Option<Arc<str>>,
+        owner: Option<Arc<str>>,
+        data: &str,
+    ) -> Self {
+        let encode = |data: &str| {
+            let mut frame = Vec::with_capacity(data.len() + 48);
+            sse::write_frame(&mut frame, Some(&id.to_string()), event_type.as_str(), data);
+            Bytes::from(frame)
+        };
+        let redacted = (event_type == EventType::CapacityUpdate)
+            .then(|| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data).ok())
+            .flatten()
+            .filter(|fields| fields.contains_key("plateNumber"))
+            .map(|mut fields| {
+                fields.remove("plateNumber");
+                encode(&serde_json::Value::Object(fields).to_string())
+            });
         Self {
             id,
             event_type,
             lot,
-            frame: frame.into(),
+            owner,
+            frame: encode(data),
+            redacted,
             published_at: Instant::now(),
         }
     }
@@ -338,7 +363,7 @@ impl Hub {
             kill,
         });
         registry.everyone.insert(id, slot.clone());
-        match &slot.filter.lots {
+        match slot.filter.index_lots() {
             None => {
                 registry.all_lots.insert(id, slot.clone());
             }
@@ -368,7 +393,7 @@ fn remove(registry: &mut Registry, id: u64) -> bool {
     let Some(slot) = registry.everyone.remove(&id) else {
         return false;
     };
-    match &slot.filter.lots {
+    match slot.filter.index_lots() {
         None => {
             registry.all_lots.remove(&id);
         }
@@ -396,6 +421,7 @@ pub(crate) mod tests {
             id,
             EventType::CapacityUpdate,
             Some(lot.into()),
+            None,
             "{}",
         ))
     }

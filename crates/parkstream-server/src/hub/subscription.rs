@@ -157,9 +157,9 @@ impl Stream for SseStream {
                     break;
                 }
                 cursor = seq;
-                if slot.filter.accepts(event.event_type, event.lot.as_deref()) {
+                if let Some(frame) = slot.filter.select(event) {
                     oldest_event.get_or_insert(event.published_at);
-                    chunk.push(&event.frame);
+                    chunk.push(frame);
                 }
             }
             slot.cursor.store(cursor, Ordering::Release);

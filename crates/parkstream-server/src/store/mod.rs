@@ -39,6 +39,8 @@ pub struct StoredEvent {
     pub id: u64,
     pub event_type: EventType,
     pub lot_id: Option<String>,
+    /// The contractor the event belongs to, if any (see `PublishedEvent::owner`).
+    pub owner: Option<String>,
     pub data: String,
     pub created_at: Timestamp,
 }
@@ -85,6 +87,8 @@ pub struct AlertQuery {
     pub lot: Option<String>,
     /// Only this contractor's alerts.
     pub contractor: Option<String>,
+    /// Only alerts in these lots.
+    pub lots: Option<Vec<String>>,
     pub limit: u32,
 }
 
@@ -94,6 +98,8 @@ pub struct ViolationQuery {
     pub status: Option<ViolationStatus>,
     pub lot: Option<String>,
     pub contractor: Option<String>,
+    /// Only violations in these lots.
+    pub lots: Option<Vec<String>>,
     pub limit: u32,
 }
 

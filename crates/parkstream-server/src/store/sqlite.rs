@@ -23,7 +23,7 @@ use crate::domain::gate::Stay;
 use crate::domain::violation::ViolationRecord;
 use crate::domain::{Change, Loaded, Lot, LotId, LotSettings};
 
-/// Rows per multi-row INSERT: 5 parameters each stays far below SQLite's limit of 32,766.
+/// Rows per multi-row INSERT: 6 parameters each stays far below SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 1_000;
 /// How long an `eventId` keeps a gate event idempotent.
 const GATE_ANSWER_DAYS: i64 = 7;
@@ -78,7 +78,7 @@ impl SqliteStore {
 
         let limit = i64::try_from(history_size).unwrap_or(i64::MAX);
         let events = sqlx::query(
-            "SELECT id, type, lot_id, data, created_at FROM
+            "SELECT id, type, lot_id, owner, data, created_at FROM
                (SELECT * FROM events ORDER BY id DESC LIMIT ?)
              ORDER BY id",
         )
@@ -91,6 +91,7 @@ impl SqliteStore {
                 id: row.try_get::<i64, _>("id")? as u64,
                 event_type: parse(&row.try_get::<String, _>("type")?, |s| s.parse().ok())?,
                 lot_id: row.try_get("lot_id")?,
+                owner: row.try_get("owner")?,
                 data: row.try_get("data")?,
                 created_at: timestamp_of(&row.try_get::<String, _>("created_at")?)?,
             })
@@ -290,12 +291,14 @@ impl SqliteStore {
             store_change(&mut tx, change).await?;
         }
         for chunk in batch.events.chunks(ROWS_PER_INSERT) {
-            let mut insert =
-                QueryBuilder::new("INSERT INTO events (id, type, lot_id, data, created_at) ");
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO events (id, type, lot_id, owner, data, created_at) ",
+            );
             insert.push_values(chunk, |mut row, event| {
                 row.push_bind(event.id as i64)
                     .push_bind(event.event_type.as_str())
                     .push_bind(event.lot_id.as_deref())
+                    .push_bind(event.owner.as_deref())
                     .push_bind(&event.data)
                     .push_bind(event.created_at.to_string());
             });
@@ -316,6 +319,7 @@ impl SqliteStore {
             status: query.status.as_ref().map(wire_name),
             lot: query.lot.as_deref(),
             contractor: query.contractor.as_deref(),
+            lots: query.lots.as_deref(),
             limit: query.limit,
         };
         // Alerts keep their contractor only in the JSON (most have none).
@@ -336,6 +340,7 @@ impl SqliteStore {
             status: query.status.as_ref().map(wire_name),
             lot: query.lot.as_deref(),
             contractor: query.contractor.as_deref(),
+            lots: query.lots.as_deref(),
             limit: query.limit,
         };
         self.list("violations", "contractor_id", "timestamp", &filter)
@@ -357,6 +362,18 @@ impl SqliteStore {
         }
         if let Some(lot) = filter.lot {
             select.push(" AND lot_id = ").push_bind(lot.to_owned());
+        }
+        if let Some(lots) = filter.lots {
+            if lots.is_empty() {
+                select.push(" AND 1 = 0");
+            } else {
+                select.push(" AND lot_id IN (");
+                let mut each = select.separated(", ");
+                for lot in lots {
+                    each.push_bind(lot.clone());
+                }
+                select.push(")");
+            }
         }
         if let Some(contractor) = filter.contractor {
             select
@@ -435,6 +452,7 @@ struct ListFilter<'a> {
     status: Option<String>,
     lot: Option<&'a str>,
     contractor: Option<&'a str>,
+    lots: Option<&'a [String]>,
     limit: u32,
 }
 
