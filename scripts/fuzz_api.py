@@ -22,7 +22,7 @@ BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/parkstream"
 
 def start(db_url):
     proc = subprocess.Popen(
-        [BIN, "serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--auth", "none",
+        [BIN, "serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--auth", "none", "--write-rate-per-ip", "0",
          "--database-url", db_url, "--camera-timeout", "2s"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:

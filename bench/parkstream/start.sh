@@ -10,7 +10,7 @@ BIN="$REPO/target/release/parkstream"
 [ -x "$BIN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream >&2
 DATA="$(mktemp -d /tmp/parkstream-bench.XXXXXX)"
 pid=$(start_bg parkstream "$PORT" "$BIN" serve --bind "127.0.0.1:$PORT" \
-  --database-url "sqlite://$DATA/bench.db" --max-clients 20000 --log-format json --auth none)
+  --database-url "sqlite://$DATA/bench.db" --max-clients 20000 --log-format json --auth none --max-streams-per-ip 0 --write-rate-per-ip 0)
 curl -sf -X PUT "http://127.0.0.1:$PORT/api/lots/bench" -H 'content-type: application/json' \
   -d '{"name": "Bench", "totalSlots": 1000000000}' >/dev/null
 echo "$pid"

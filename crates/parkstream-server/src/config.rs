@@ -112,6 +112,19 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_CAMERA_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub camera_timeout: Duration,
 
+    /// Most streams open at once from one client address (0: no limit); 429 above.
+    #[arg(long, env = "PARKSTREAM_MAX_STREAMS_PER_IP", default_value_t = 1_000)]
+    pub max_streams_per_ip: usize,
+
+    /// Writes (POST/PUT) per second from one client address, and as many in a burst
+    /// (0: no limit); 429 with Retry-After above. Batch to send more events.
+    #[arg(long, env = "PARKSTREAM_WRITE_RATE_PER_IP", default_value_t = 1_000)]
+    pub write_rate_per_ip: u32,
+
+    /// Origins allowed to call the API from a browser (CORS), comma-separated; none by default.
+    #[arg(long, env = "PARKSTREAM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+
     /// Largest request body accepted, in bytes (413 above).
     #[arg(long, env = "PARKSTREAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod read_model;
 pub mod server;
@@ -113,6 +114,7 @@ pub async fn run(
         store,
         metrics,
         auth,
+        limits: limits::PerIpLimits::new(settings.max_streams_per_ip, settings.write_rate_per_ip),
         max_body_bytes: settings.max_body_bytes,
         shutdown: stop.clone(),
     };
@@ -145,7 +147,15 @@ pub async fn run(
         });
     }
 
-    let router = http::router(app_state, settings.metrics_bind.is_none());
+    let cors_origins = settings
+        .cors_origin
+        .iter()
+        .map(|origin| {
+            axum::http::HeaderValue::from_str(origin)
+                .with_context(|| format!("the CORS origin {origin:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let router = http::router(app_state, settings.metrics_bind.is_none(), &cors_origins);
     let local = listener
         .local_addr()
         .context("reading the listening address")?;

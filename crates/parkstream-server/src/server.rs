@@ -5,6 +5,7 @@
 //! its socket until TCP gave up. Here the connection task selects on that token and drops the
 //! socket at once.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -41,9 +42,10 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     connections.spawn(serve_connection(
                         stream,
+                        peer,
                         app.clone(),
                         builder.clone(),
                         shutdown.clone(),
@@ -77,6 +79,7 @@ pub async fn serve(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     app: Router,
     builder: auto::Builder<TokioExecutor>,
     shutdown: CancellationToken,
@@ -84,7 +87,10 @@ async fn serve_connection(
     // Events are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let kill = CancellationToken::new();
-    let context = ConnectionContext { kill: kill.clone() };
+    let context = ConnectionContext {
+        kill: kill.clone(),
+        peer,
+    };
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(context.clone());
         app.clone().oneshot(req.map(Body::new))

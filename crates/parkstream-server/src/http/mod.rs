@@ -19,7 +19,8 @@ mod violations;
 use std::sync::Arc;
 
 use axum::extract::MatchedPath;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,7 @@ use crate::auth::{Authenticator, Principal};
 use crate::domain::DomainError;
 use crate::error::ApiError;
 use crate::hub::Hub;
+use crate::limits::PerIpLimits;
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::store::{Store, Table};
@@ -43,6 +45,7 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub auth: Authenticator,
+    pub limits: Arc<PerIpLimits>,
     pub max_body_bytes: usize,
     /// Cancelled when the server starts shutting down: every stream ends.
     pub shutdown: CancellationToken,
@@ -53,10 +56,13 @@ pub struct AppState {
 pub struct ConnectionContext {
     /// Cancelling it closes the connection at once (a stream that fell behind).
     pub kill: CancellationToken,
+    /// The client's address (per-address limits).
+    pub peer: std::net::SocketAddr,
 }
 
-/// The whole API. `/metrics` is included unless it is served on its own address.
-pub fn router(state: AppState, with_metrics: bool) -> Router {
+/// The whole API. `/metrics` is included unless it is served on its own address; browsers
+/// from `cors_origins` may call it.
+pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue]) -> Router {
     let mut app = Router::new()
         .merge(lots::router())
         .merge(capacity::router())
@@ -72,20 +78,61 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
     if with_metrics {
         app = app.merge(metrics::router());
     }
-    app.fallback(|| async { ApiError::RouteNotFound })
+    let mut app = app
+        .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(
-            // The span names the matched route, never the raw path or query (which can carry
-            // plates and tokens).
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!("request", method = %req.method(), route)
-            }),
-        )
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_writes,
+        ));
+    if !cors_origins.is_empty() {
+        app = app.layer(cors(cors_origins));
+    }
+    app.layer(
+        // The span names the matched route, never the raw path or query (which can carry
+        // plates and tokens).
+        TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("request", method = %req.method(), route)
+        }),
+    )
+    .with_state(state)
+}
+
+/// Answers 429 when a client address sends writes faster than `--write-rate-per-ip`.
+async fn limit_writes(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
+    if !reads.contains(request.method()) {
+        if let Some(connection) = request.extensions().get::<ConnectionContext>() {
+            app.limits
+                .write(connection.peer.ip())
+                .map_err(|secs| ApiError::TooManyRequests {
+                    message: "too many writes from this address; batch them or slow down".into(),
+                    retry_after_secs: secs,
+                })?;
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// CORS for the configured origins: the API's methods and headers, credentials, and the
+/// `Last-Event-ID` answer header readable by scripts.
+fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
+    use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, LAST_EVENT_ID])
+        .expose_headers([LAST_EVENT_ID])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The router that serves `/metrics` alone, for `--metrics-bind`.

@@ -19,6 +19,7 @@ use super::{AppState, ConnectionContext, LAST_EVENT_ID};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::hub::{ContractorScope, Filter, HubFull, Start};
+use crate::limits::StreamPermit;
 
 /// The reconnection delay suggested to clients, in milliseconds.
 const RETRY_MILLIS: u64 = 2_000;
@@ -71,6 +72,16 @@ async fn dashboard(
     if let Some(id) = last_id {
         app.hub.settle(id).await;
     }
+    let permit =
+        match &connection {
+            Some(Extension(c)) => Some(app.limits.open_stream(c.peer.ip()).ok_or_else(|| {
+                ApiError::TooManyRequests {
+                    message: "too many streams open from this address".into(),
+                    retry_after_secs: rand::rng().random_range(1..=10),
+                }
+            })?),
+            None => None,
+        };
     let kill = connection.map(|Extension(c)| c.kill).unwrap_or_default();
 
     let subscription = app
@@ -103,7 +114,16 @@ async fn dashboard(
     }
     head.extend_from_slice(&scratch);
 
-    let body = Body::from_stream(subscription.into_stream(head, app.shutdown.clone()));
+    // The stream ends when its token expires; the client reconnects with a fresh one.
+    let deadline = principal.expires_at.map(|at| {
+        let left = at.unix_millis() - Timestamp::now().unix_millis();
+        tokio::time::Instant::now() + std::time::Duration::from_millis(left.max(0) as u64)
+    });
+    let stream = subscription.into_stream(head, app.shutdown.clone(), deadline);
+    let body = Body::from_stream(PermittedStream {
+        stream,
+        _permit: permit,
+    });
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
@@ -117,4 +137,21 @@ async fn dashboard(
     );
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// A stream that holds its per-address place until it ends.
+struct PermittedStream {
+    stream: crate::hub::SseStream,
+    _permit: Option<StreamPermit>,
+}
+
+impl futures_util::Stream for PermittedStream {
+    type Item = <crate::hub::SseStream as futures_util::Stream>::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.stream).poll_next(cx)
+    }
 }

@@ -439,7 +439,7 @@ pub(crate) mod tests {
         let filter = Filter::parse(lots, None).unwrap();
         hub.subscribe(filter, last_id, CancellationToken::new())
             .unwrap()
-            .into_stream(Default::default(), CancellationToken::new())
+            .into_stream(Default::default(), CancellationToken::new(), None)
     }
 
     /// The ids in what the stream has ready now.
@@ -474,7 +474,7 @@ pub(crate) mod tests {
         let mut slow = hub
             .subscribe(Filter::EVERYTHING, None, kill.clone())
             .unwrap()
-            .into_stream(Default::default(), CancellationToken::new());
+            .into_stream(Default::default(), CancellationToken::new(), None);
         let mut fast = subscribe(&hub, None, None);
         for id in 1..=3 {
             hub.publish([event(id, "a")]);

@@ -42,13 +42,19 @@ impl Subscription {
     }
 
     /// The response body: `head` (the frames before any event), then the events after the
-    /// stream's cursor (the replay, if any, then live ones), until `end` is cancelled or the
-    /// hub drops the stream.
-    pub fn into_stream(self, head: BytesMut, end: CancellationToken) -> SseStream {
+    /// stream's cursor (the replay, if any, then live ones), until `end` is cancelled, the
+    /// `deadline` passes, or the hub drops the stream.
+    pub fn into_stream(
+        self,
+        head: BytesMut,
+        end: CancellationToken,
+        deadline: Option<tokio::time::Instant>,
+    ) -> SseStream {
         let pings_seen = self.hub.inner.ping_generation.load(Ordering::Acquire);
         SseStream {
             head: (!head.is_empty()).then(|| head.freeze()),
             end: Box::pin(end.cancelled_owned()),
+            deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
             pings_seen,
             subscription: self,
         }
@@ -67,6 +73,8 @@ impl Drop for Subscription {
 pub struct SseStream {
     head: Option<Bytes>,
     end: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// When the stream's token expires.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     pings_seen: u64,
     subscription: Subscription,
 }
@@ -117,6 +125,11 @@ impl Stream for SseStream {
         let this = &mut *self;
         if this.end.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
+        }
+        if let Some(deadline) = &mut this.deadline {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
         }
         if let Some(head) = this.head.take() {
             return Poll::Ready(Some(Ok(head)));

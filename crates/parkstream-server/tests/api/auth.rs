@@ -616,3 +616,32 @@ async fn a_lots_claim_narrows_the_stream_and_the_lists() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_expires() {
+    let app = secured().await;
+    let short = mint(
+        SECRET.as_bytes(),
+        "tab",
+        Role::Viewer,
+        None,
+        None,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut stream = app.subscribe(&format!("access_token={short}")).await;
+    stream.connected().await;
+    stream.expect_end().await;
+    let lasted = started.elapsed();
+    // exp has one-second resolution: the stream ends between 1 and 2 s after the mint.
+    assert!(
+        lasted <= Duration::from_millis(2500),
+        "the stream outlived its token: {lasted:?}"
+    );
+    assert!(
+        lasted >= Duration::from_millis(900),
+        "it ended early: {lasted:?}"
+    );
+    app.stop().await;
+}

@@ -12,6 +12,7 @@ mod fanout;
 mod health;
 mod ingest;
 mod lifecycle;
+mod limits;
 mod lots;
 mod rules;
 mod simulate;

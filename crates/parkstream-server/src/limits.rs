@@ -1,0 +1,129 @@
+//! Per-client-address limits: open streams, and the rate of writes (429 with Retry-After).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Limits per client IP address. A limit of 0 is no limit.
+#[derive(Debug)]
+pub struct PerIpLimits {
+    max_streams: usize,
+    streams: Mutex<HashMap<IpAddr, usize>>,
+    /// Writes per second, and as many in a burst.
+    write_rate: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+/// A token bucket: `tokens` left at `at`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Held while a stream is open; gives its place back when dropped.
+#[derive(Debug)]
+pub struct StreamPermit {
+    limits: Arc<PerIpLimits>,
+    ip: IpAddr,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut streams = self
+            .limits
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = streams.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                streams.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl PerIpLimits {
+    pub fn new(max_streams: usize, write_rate: u32) -> Arc<Self> {
+        Arc::new(Self {
+            max_streams,
+            streams: Mutex::new(HashMap::new()),
+            write_rate: f64::from(write_rate),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A place for one more stream from `ip`; `None` when it has as many as allowed.
+    pub fn open_stream(self: &Arc<Self>, ip: IpAddr) -> Option<StreamPermit> {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let open = streams.entry(ip).or_default();
+        if self.max_streams != 0 && *open >= self.max_streams {
+            return None;
+        }
+        *open += 1;
+        Some(StreamPermit {
+            limits: self.clone(),
+            ip,
+        })
+    }
+
+    /// Takes one write from `ip`'s budget; `Err(seconds to wait)` when it is spent.
+    pub fn write(&self, ip: IpAddr) -> Result<(), u64> {
+        if self.write_rate == 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget addresses whose budget is full again, so the map stays as small as the set
+        // of recent writers.
+        if buckets.len() > 10_000 {
+            let rate = self.write_rate;
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < rate);
+        }
+        let bucket = buckets.entry(ip).or_insert(Bucket {
+            tokens: self.write_rate,
+            at: now,
+        });
+        let refilled =
+            bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.write_rate;
+        bucket.tokens = refilled.min(self.write_rate);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - bucket.tokens) / self.write_rate;
+            Err(wait.ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn streams_are_counted_per_address_and_given_back() {
+        let limits = PerIpLimits::new(2, 0);
+        let a = limits.open_stream(IP).unwrap();
+        let _b = limits.open_stream(IP).unwrap();
+        assert!(limits.open_stream(IP).is_none());
+        assert!(limits.open_stream("10.0.0.1".parse().unwrap()).is_some());
+        drop(a);
+        assert!(limits.open_stream(IP).is_some());
+    }
+
+    #[test]
+    fn writes_beyond_the_burst_wait() {
+        let limits = PerIpLimits::new(0, 3);
+        for _ in 0..3 {
+            assert!(limits.write(IP).is_ok());
+        }
+        assert_eq!(limits.write(IP), Err(1));
+        assert!(PerIpLimits::new(0, 0).write(IP).is_ok(), "0 is no limit");
+    }
+}

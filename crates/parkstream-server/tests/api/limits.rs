@@ -1,0 +1,126 @@
+//! CORS and per-address limits.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn cors_preflights_are_allowed_for_configured_origins_only() {
+    let app = spawn_app_with(|s| s.cors_origin = vec!["https://ops.example".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/alerts"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://ops.example").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://ops.example"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let simple = app
+        .http
+        .get(app.url("/api/lots"))
+        .header("origin", "https://ops.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-expose-headers"],
+        "last-event-id"
+    );
+    app.stop().await;
+
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(app.url("/api/lots"))
+        .header("origin", "https://ops.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "none by default"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_writes_beyond_the_rate_gets_429_with_retry_after() {
+    let app = spawn_app_with(|s| s.write_rate_per_ip = 5).await;
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for n in 0..12 {
+        let response = app
+            .http
+            .put(app.url(&format!("/api/lots/l{n}")))
+            .json(&json!({"name": "L", "totalSlots": 1}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 && refused.is_none() {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let body: Value = response.json().await.unwrap();
+            refused = Some((retry, body));
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    let (retry, body) = refused.expect("a 429");
+    assert!(retry >= 1);
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    let lots: Vec<Value> = serde_json::from_value(app.get_json("/api/lots").await).unwrap();
+    assert_eq!(
+        lots.len(),
+        5,
+        "refused writes changed nothing; reads are not limited"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn too_many_streams_from_one_address_get_429() {
+    let app = spawn_app_with(|s| s.max_streams_per_ip = 2).await;
+    let mut first = app.subscribe("").await;
+    first.connected().await;
+    let mut second = app.subscribe("").await;
+    second.connected().await;
+    let third = app
+        .http
+        .get(app.url("/api/sse/dashboard"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    drop(first);
+    app.wait_for_metric("parkstream_sse_clients", 1.0).await;
+    let mut again = app.subscribe("").await;
+    again.connected().await;
+    app.stop().await;
+}
