@@ -141,9 +141,18 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Also run the built-in simulator against this server, so the dashboard is alive at once.
-    #[arg(long, env = "PARKSTREAM_DEMO")]
+    /// Also run the built-in simulator against this server, so the dashboard is alive at once
+    /// (plain HTTP only: the simulator does not speak TLS).
+    #[arg(long, env = "PARKSTREAM_DEMO", conflicts_with = "tls_cert")]
     pub demo: bool,
+
+    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) instead of HTTP.
+    #[arg(long, env = "PARKSTREAM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "PARKSTREAM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 
     /// `jwt` checks tokens on every endpoint but health, metrics and the OpenAPI document;
     /// `none` turns checks off (local development only).

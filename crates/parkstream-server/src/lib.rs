@@ -30,6 +30,7 @@ pub mod server;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod writer;
 
 use std::future::Future;
@@ -137,6 +138,7 @@ pub async fn run(
             router,
             stop.clone(),
             Duration::from_secs(1),
+            None,
         ));
     }
     {
@@ -165,7 +167,15 @@ pub async fn run(
     } else {
         local.ip()
     };
-    let url = format!("http://{}", std::net::SocketAddr::new(host, local.port()));
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!(
+        "{scheme}://{}",
+        std::net::SocketAddr::new(host, local.port())
+    );
     // Tokens never go to the log; this one line on standard output is for the person who
     // started the server.
     let admin_token = match &admin_secret {
@@ -200,7 +210,7 @@ pub async fn run(
             }
         });
     }
-    server::serve(listener, router, stop.clone(), settings.shutdown_grace).await;
+    server::serve(listener, router, stop.clone(), settings.shutdown_grace, tls).await;
     tracing::info!("connections closed; finishing writes");
     stop.cancel();
     while background.join_next().await.is_some() {}

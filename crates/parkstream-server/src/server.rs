@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -28,6 +29,7 @@ pub async fn serve(
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
+    tls: Option<TlsAcceptor>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A client that opens a socket and never finishes its request headers is cut off.
@@ -43,9 +45,10 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(
+                    connections.spawn(accept_connection(
                         stream,
                         peer,
+                        tls.clone(),
                         app.clone(),
                         builder.clone(),
                         shutdown.clone(),
@@ -77,25 +80,58 @@ pub async fn serve(
     }
 }
 
-async fn serve_connection(
+/// Seconds a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
     app: Router,
     builder: auto::Builder<TokioExecutor>,
     shutdown: CancellationToken,
 ) {
     // Events are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return serve_connection(stream, peer, false, app, builder, shutdown).await;
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let multiplexed = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            serve_connection(stream, peer, multiplexed, app, builder, shutdown).await;
+        }
+        Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
+    }
+}
+
+/// Serves one connection. On a `multiplexed` (HTTP/2) connection a stream that falls behind
+/// is ended on its own instead of closing the connection its neighbours share.
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    multiplexed: bool,
+    app: Router,
+    builder: auto::Builder<TokioExecutor>,
+    shutdown: CancellationToken,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let kill = CancellationToken::new();
     let context = ConnectionContext {
-        kill: kill.clone(),
+        kill: if multiplexed {
+            CancellationToken::new()
+        } else {
+            kill.clone()
+        },
         peer,
     };
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(context.clone());
         app.clone().oneshot(req.map(Body::new))
     });
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

@@ -17,3 +17,4 @@ mod lots;
 mod rules;
 mod simulate;
 mod stream;
+mod tls;
