@@ -309,12 +309,18 @@ pub struct Binary {
     pub stdout: Arc<std::sync::Mutex<String>>,
 }
 
-/// Starts `parkstream serve --bind 127.0.0.1:0 --log-format json` with `args` and `envs`, and
-/// waits until it listens.
+/// Starts `parkstream serve --log-format json` with `args` (on `--bind 127.0.0.1:0` unless
+/// they name an address) and `envs`, and waits until it listens.
 pub async fn spawn_binary(args: &[&str], envs: &[(&str, &str)]) -> Binary {
     use tokio::io::{AsyncBufReadExt, BufReader};
+    let bind: &[&str] = if args.contains(&"--bind") {
+        &[]
+    } else {
+        &["--bind", "127.0.0.1:0"]
+    };
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .args(["serve", "--log-format", "json"])
+        .args(bind)
         .args(args)
         .envs(envs.iter().copied())
         .stdout(std::process::Stdio::piped())

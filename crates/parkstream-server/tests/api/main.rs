@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod client;
 mod crash;
 mod day;
 mod fanout;
