@@ -10,8 +10,13 @@
 //     that did not resume, on a retry after giving up, or when the stream has gone silent,
 //     drop the stream and start again at 1. A reconnect that resumed gets exactly what it
 //     missed, so the page keeps its state (and the vehicle feed keeps the missed rows).
+//
+// Access (SPEC section 6): the token rides in the `parkstream_token` cookie (set from
+// `/?token=JWT`, see api.js), which the browser sends with every fetch and the stream. A 401
+// anywhere stops everything and shows "Sign-in required" instead of retrying: retrying cannot
+// help until the operator opens a link with a fresh token.
 
-import { createApi, oldestEventId, takeAccessToken } from './js/api.js';
+import { TOKEN_COOKIE, adoptTokenFromUrl, createApi, oldestEventId } from './js/api.js';
 import { createRenderer } from './js/render.js';
 import {
   HISTORY_MINUTES,
@@ -34,8 +39,8 @@ const RECENT_LIMIT = 50;
 /** Without the client module, how often the snapshot is reloaded instead. */
 const POLL_MS = 15_000;
 
-const token = takeAccessToken();
-const api = createApi({ token });
+const openedWithToken = adoptTokenFromUrl();
+const api = createApi();
 const store = createStore();
 const view = createRenderer(store, { alertAction, violationAction, retry: () => resync('manual', { manual: true }) });
 
@@ -52,6 +57,9 @@ let lastPingAt = 0;
 let pingGapMs = 0;
 const lotsBeingFetched = new Set();
 let contractorsTried = false;
+/** null, or 'signin' (401) / 'forbidden' (403 on reading): the page waits for a person. */
+let accessProblem = null;
+let probing = false;
 
 // --- snapshot -----------------------------------------------------------------------------------
 
@@ -179,7 +187,8 @@ function startClient(lastEventId) {
   }
   const c = createSSEClient({
     lastEventId: lastEventId ?? undefined,
-    accessToken: token ?? undefined,
+    // No accessToken: the cookie goes with the EventSource request (same origin), and a token
+    // in the stream URL would end up in access logs.
     reconnectDelay: RECONNECT_DELAY_MS,
     maxReconnectAttempts: MAX_ATTEMPTS,
   });
@@ -204,6 +213,9 @@ function startClient(lastEventId) {
         };
       }
       view.setConnection({ state, info: detail, syncing: false });
+      // A browser's EventSource does not say why it was refused: ask the REST side whether
+      // the token is still good, once as the stream first drops and once when it gives up.
+      if ((state === 'reconnecting' && Number(info?.attempt) === 1) || state === 'failed') probeAccess();
     }),
   );
   c.onConnected(
@@ -244,9 +256,7 @@ function startClient(lastEventId) {
     mine((err, context) => {
       // With an error listener the client no longer logs; keep our own failures visible.
       if (context?.kind !== 'connection') console.error('parkstream:', err, context);
-      if (err && (err.status === 401 || err.status === 403)) {
-        view.showBanner(accessMessage(err.status), 'error');
-      }
+      if (err && (err.status === 401 || err.status === 403)) accessDenied(err.status);
     }),
   );
   try {
@@ -310,6 +320,7 @@ function resync(reason, { manual = false } = {}) {
     view.setConnection({ state: 'connecting', info: null, syncing: true });
     try {
       const snap = await loadSnapshot();
+      accessRestored();
       applySnapshot(snap);
       snapshotFailures = 0;
       syncing = null;
@@ -333,8 +344,7 @@ async function refreshInPlace() {
 
 function snapshotFailed(err) {
   if (err?.status === 401 || err?.status === 403) {
-    view.showBanner(accessMessage(err.status), 'error');
-    view.setConnection({ state: 'failed', info: { message: 'Not authorised.' }, syncing: false });
+    accessDenied(err.status);
     return;
   }
   snapshotFailures += 1;
@@ -361,10 +371,50 @@ function schedulePoll() {
   retryTimer = setTimeout(() => resync('poll'), POLL_MS);
 }
 
-function accessMessage(status) {
-  return status === 401
-    ? 'Not signed in, or the access token has expired. Open the dashboard link with a fresh token.'
-    : 'This access token does not allow viewing the dashboard.';
+// --- access ---------------------------------------------------------------------------------------
+
+function hasTokenCookie() {
+  try {
+    return document.cookie.split(/;\s*/).some((c) => c.startsWith(`${TOKEN_COOKIE}=`));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * 401: no token or a refused one; 403 on reading: the token's role may not see the dashboard.
+ * Either way retrying by itself cannot help: stop the stream and every timer and say what to
+ * do. "Try again" (after opening a fresh link in another tab, say) starts over.
+ */
+function accessDenied(status) {
+  const kind = status === 401 ? 'signin' : 'forbidden';
+  clearTimeout(retryTimer);
+  stopClient();
+  snapshotFailures = 0;
+  accessProblem = kind;
+  view.showBanner('');
+  view.setAccess(kind, { hadToken: openedWithToken || hasTokenCookie() });
+  view.setConnection({ state: kind === 'signin' ? 'unauthorized' : 'forbidden', info: null, syncing: false });
+}
+
+function accessRestored() {
+  if (!accessProblem) return;
+  accessProblem = null;
+  view.setAccess(null);
+}
+
+/** Whether a dropped stream was refused for its credentials (see onStateChange). */
+async function probeAccess() {
+  if (probing || accessProblem) return;
+  probing = true;
+  const probed = client;
+  try {
+    await api.lots();
+  } catch (err) {
+    if ((err?.status === 401 || err?.status === 403) && client === probed) accessDenied(err.status);
+  } finally {
+    probing = false;
+  }
 }
 
 // A stream that went silent (no event and no ping for three ping intervals) is dead even if
@@ -378,6 +428,7 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') checkLiveness();
 });
 window.addEventListener('online', () => {
+  if (accessProblem) return; // the network was not the problem
   const state = client?.state;
   if (!syncing && (!client || state === 'failed' || state === 'disconnected')) resync('online', { manual: true });
 });
@@ -391,9 +442,9 @@ function actionError(err, noun) {
     case 0:
       return 'Could not reach the server. Try again.';
     case 401:
-      return 'Not signed in or the token has expired.';
+      return 'Sign-in required: open the link the server printed (it carries a token).';
     case 403:
-      return `Your role cannot change ${noun}s (operator or admin needed).`;
+      return `Not allowed for your role: changing ${noun}s needs an operator or admin token.`;
     case 404:
       return err.code && !err.code.startsWith('http_') ? err.message : `Changing ${noun}s is not available on this server yet.`;
     case 409:
@@ -416,6 +467,7 @@ async function runAction(kind, id, action, call, upsert, changed, noun) {
     view.announce(`${noun[0].toUpperCase()}${noun.slice(1)} ${DONE[action]}.`);
   } catch (err) {
     view.setRowError(kind, id, actionError(err, noun));
+    if (err?.status === 401) accessDenied(401);
   } finally {
     view.setPending(kind, id, null);
   }

@@ -1,21 +1,27 @@
-// The REST side of the dashboard (SPEC section 5): one fetch wrapper that adds the access
-// token, reads the `Last-Event-ID` header of snapshots and turns error bodies
+// The REST side of the dashboard (SPEC section 5): one fetch wrapper that reads the
+// `Last-Event-ID` header of snapshots and turns error bodies
 // (`{"error": {"code", "message", "field"?}}`) into ApiError.
+//
+// Credentials (SPEC section 6) travel in the `parkstream_token` cookie: the browser sends it
+// with every same-origin fetch and with the EventSource, so the token is in no URL the page
+// requests (nor in server logs or history) and in no header or storage this code manages.
 
-const TOKEN_KEY = 'parkstream.token';
+export const TOKEN_COOKIE = 'parkstream_token';
+/** Where earlier versions of this page kept the token; cleared on load. */
+const LEGACY_TOKEN_KEY = 'parkstream.token';
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The access token, if any. A token in the address bar (`/?token=JWT`) is moved to
- * sessionStorage and removed from the URL, so it is not bookmarked, shared or left in history.
+ * A token in the address bar (`/?token=JWT`, the link `parkstream serve` prints) becomes the
+ * `parkstream_token` cookie and is removed from the URL, so it is not bookmarked, shared or
+ * left in history. Returns true when the page was opened with a token.
  */
-export function takeAccessToken() {
+export function adoptTokenFromUrl() {
   let token = null;
   try {
     const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get('token');
-    if (fromUrl) {
-      token = fromUrl;
+    token = url.searchParams.get('token');
+    if (url.searchParams.has('token')) {
       url.searchParams.delete('token');
       window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
     }
@@ -23,12 +29,18 @@ export function takeAccessToken() {
     // An unusual URL: carry on without one from it.
   }
   try {
-    if (token) sessionStorage.setItem(TOKEN_KEY, token);
-    else token = sessionStorage.getItem(TOKEN_KEY);
+    sessionStorage.removeItem(LEGACY_TOKEN_KEY);
   } catch {
-    // Storage disabled (private mode, policy): the token still works for this page.
+    // Storage disabled (private mode, policy): nothing was kept there either.
   }
-  return token || null;
+  token = token?.trim();
+  if (!token) return false;
+  // A JWT is cookie-safe as it is; anything else is percent-encoded rather than allowed to
+  // break the cookie apart.
+  const value = /^[A-Za-z0-9._~+/=-]+$/.test(token) ? token : encodeURIComponent(token);
+  const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+  document.cookie = `${TOKEN_COOKIE}=${value}; Path=/; SameSite=Strict${secure}`;
+  return true;
 }
 
 export class ApiError extends Error {
@@ -63,10 +75,10 @@ function query(params) {
 
 const segment = encodeURIComponent;
 
-export function createApi({ token = null, baseUrl = '' } = {}) {
+export function createApi({ baseUrl = '' } = {}) {
   async function request(method, path, { body } = {}) {
     const headers = { Accept: 'application/json' };
-    if (token) headers.Authorization = `Bearer ${token}`;
+    // Same origin: the browser adds the `parkstream_token` cookie itself.
     const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';

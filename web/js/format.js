@@ -41,12 +41,16 @@ export function formatFull(value) {
   return Number.isNaN(ms) ? '' : fullDate.format(ms);
 }
 
-/** A duration in seconds as "45 s", "12 min", "1 h 30 min", "2 d 3 h". */
+/**
+ * A duration in seconds as "45 s", "3 min 20 s", "12 min", "1 h 30 min", "2 d 3 h". Seconds
+ * are kept under 10 minutes, where they matter (a 200 s stay limit against a 201 s stay).
+ */
 export function formatDuration(seconds) {
   if (seconds == null || !Number.isFinite(seconds)) return '';
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
+  if (m < 10) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
   if (m < 60) return `${m} min`;
   const h = Math.floor(m / 60);
   if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;

@@ -92,7 +92,18 @@ const STATE_TEXT = {
   reconnecting: 'Reconnecting',
   disconnected: 'Disconnected',
   failed: 'Offline',
+  unauthorized: 'Sign-in required',
+  forbidden: 'Not allowed',
 };
+
+/** A violation about one vehicle (it carries `plateNumber`), rather than a contractor's count. */
+const VEHICLE_VIOLATIONS = new Set(['unauthorized_vehicle', 'overparking']);
+
+function plural(n, one, many = `${one}s`) {
+  return `${formatInt(n)} ${n === 1 ? one : many}`;
+}
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * @param {object} store see store.js
@@ -126,6 +137,11 @@ export function createRenderer(store, handlers) {
     feedEmpty: $('#feed-empty'),
     feedPause: $('#feed-pause'),
     feedHeld: $('#feed-held'),
+    accessNote: $('#access-note'),
+    accessHeading: $('#access-h'),
+    accessText: $('#access-text'),
+    accessHint: $('#access-hint'),
+    accessRetry: $('#access-retry'),
   };
 
   const lotCards = new Map(); // lot id -> {li, ...parts}
@@ -161,9 +177,26 @@ export function createRenderer(store, handlers) {
   }
 
   // --- lots -------------------------------------------------------------------------------------
+  /** The lot's name when the dashboard knows it (GET /api/lots), else its id. */
   function lotName(id) {
     return store.lots.get(id)?.name || id || '—';
   }
+
+  /** Shows a lot's name in `el`, with its id as the tooltip (as on the lot cards). */
+  function setLotLabel(el, id) {
+    setText(el, lotName(id));
+    setAttr(el, 'title', id && lotName(id) !== id ? id : null);
+  }
+
+  /** Server messages name a lot by id ("… in lot depot, …"): say its name instead. */
+  function withLotName(message, id) {
+    const name = store.lots.get(id)?.name;
+    if (!message || !id || !name || name === id) return message || '';
+    return message.replace(new RegExp(`\\blot ${escapeRegExp(id)}(?![\\w-])`, 'g'), name);
+  }
+
+  /** id -> name as last drawn; when one changes, the rows that name lots are redrawn too. */
+  const drawnNames = new Map();
 
   function createLotCard(id) {
     const name = h('h3', { class: 'lot-name' });
@@ -262,6 +295,17 @@ export function createRenderer(store, handlers) {
       if (only !== null) for (const lot of store.lots.values()) updateLotCard(lotCards.get(lot.parkingLotId), lot, alertCounts, now);
     }
     ui.lotsEmpty.hidden = store.lots.size > 0;
+    let renamed = false;
+    for (const lot of store.lots.values()) {
+      if (drawnNames.get(lot.parkingLotId) !== lot.name) {
+        drawnNames.set(lot.parkingLotId, lot.name);
+        renamed = true;
+      }
+    }
+    if (renamed) {
+      // Picked up later in this same flush (see flush's order).
+      dirty.alerts = dirty.violations = dirty.feed = true;
+    }
     renderSummary();
   }
 
@@ -272,17 +316,59 @@ export function createRenderer(store, handlers) {
       occupied += lot.occupied;
       total += lot.totalSlots;
     }
-    const openAlerts = [...store.alerts.values()].filter((a) => a.status === 'active').length;
-    const pendingViolations = [...store.violations.values()].filter((v) => v.status === 'pending').length;
-    const parts = [
-      `${store.lots.size} lot${store.lots.size === 1 ? '' : 's'}`,
-      `${formatInt(occupied)} / ${formatInt(total)} occupied`,
-    ];
-    if (store.available.alerts) parts.push(`${openAlerts} active alert${openAlerts === 1 ? '' : 's'}`);
-    if (store.available.violations) {
-      parts.push(`${pendingViolations} pending violation${pendingViolations === 1 ? '' : 's'}`);
-    }
+    const parts = [plural(store.lots.size, 'lot'), `${formatInt(occupied)} / ${formatInt(total)} occupied`];
+    // The same numbers and words as the badges beside the Alerts and Violations headings.
+    if (store.available.alerts) parts.push(`Alerts: ${openCountText(alertCounts(), ', ')}`);
+    if (store.available.violations) parts.push(`Violations: ${openCountText(violationCounts(), ', ')}`);
     setText(ui.summary, parts.join(' · '));
+  }
+
+  function countByStatus(items) {
+    const counts = {};
+    for (const item of items) counts[item.status] = (counts[item.status] || 0) + 1;
+    return counts;
+  }
+
+  /** Open alerts: `[[count, 'active'], [count, 'acknowledged']]`. */
+  function alertCounts() {
+    const c = countByStatus(store.alerts.values());
+    return [
+      [c.active || 0, 'active'],
+      [c.acknowledged || 0, 'acknowledged'],
+    ];
+  }
+
+  function violationCounts() {
+    const c = countByStatus(store.violations.values());
+    return [
+      [c.pending || 0, 'pending'],
+      [c.acknowledged || 0, 'acknowledged'],
+    ];
+  }
+
+  /** "3 active, 1 acknowledged"; "2 pending"; "1 acknowledged"; "none open" (as the badges). */
+  function openCountText(counts, separator) {
+    const [[first, firstLabel], [acked, ackLabel]] = counts;
+    if (!first && !acked) return 'none open';
+    const parts = [];
+    if (first) parts.push(`${formatInt(first)} ${firstLabel}`);
+    if (acked) parts.push(`${formatInt(acked)} ${ackLabel}`);
+    return parts.join(separator);
+  }
+
+  /** The heading badge: a pill per open status, with the same words as the summary. */
+  function renderCount(el, counts) {
+    const [[first, firstLabel], [acked, ackLabel]] = counts;
+    const key = `${first}:${acked}`;
+    el.hidden = !first && !acked;
+    if (el.dataset.key === key) return;
+    el.dataset.key = key;
+    const pills = [];
+    if (first) pills.push(h('span', { class: `count-part count-${firstLabel}` }, `${formatInt(first)} ${firstLabel}`));
+    if (acked) pills.push(h('span', { class: 'count-part count-acknowledged' }, `${formatInt(acked)} ${ackLabel}`));
+    // A separator that screen readers say and eyes do not need (the pills are apart).
+    if (pills.length === 2) pills.splice(1, 0, h('span', { class: 'visually-hidden' }, ', '));
+    el.replaceChildren(...pills);
   }
 
   // --- alerts & violations ---------------------------------------------------------------------
@@ -294,7 +380,9 @@ export function createRenderer(store, handlers) {
     const li = h('li', { class: 'item alert-row', 'data-testid': 'alert-row', dataset: { alertId: id } });
     const severity = h('span', { class: 'sev' });
     const title = h('span', { class: 'item-title' });
-    const lot = h('span', { class: 'item-lot' });
+    const lotNameEl = h('span', {});
+    const contractor = h('span', { class: 'item-contractor' });
+    const lot = h('span', { class: 'item-lot' }, lotNameEl, contractor);
     const message = h('p', { class: 'item-msg' });
     const age = ageTime(null);
     const status = h('span', { class: 'status' });
@@ -307,7 +395,7 @@ export function createRenderer(store, handlers) {
       h('div', { class: 'item-foot' }, h('p', { class: 'item-meta muted' }, age, status), h('div', { class: 'actions' }, ack, resolve)),
       error,
     );
-    return Object.assign(li, { parts: { severity, title, lot, message, age, status, ack, resolve, error } });
+    return Object.assign(li, { parts: { severity, title, lotName: lotNameEl, contractor, message, age, status, ack, resolve, error } });
   }
 
   function updateAlertRow(li, a) {
@@ -318,8 +406,12 @@ export function createRenderer(store, handlers) {
     setText(p.severity, humanize(a.severity));
     p.severity.className = `sev sev-${a.severity}`;
     setText(p.title, humanize(a.type));
-    setText(p.lot, lotName(a.parkingLotId) + (a.contractorId ? ` · ${contractorName(a.contractorId)}` : ''));
-    setText(p.message, a.message || '');
+    setLotLabel(p.lotName, a.parkingLotId);
+    // No break before the dot: a wrapped line never starts with "·".
+    setText(p.contractor, a.contractorId ? `\u00a0· ${contractorName(a.contractorId)}` : '');
+    setAttr(p.contractor, 'title', a.contractorId && contractorName(a.contractorId) !== a.contractorId ? a.contractorId : null);
+    p.contractor.hidden = !a.contractorId;
+    setText(p.message, withLotName(a.message, a.parkingLotId));
     setAge(p.age, a.createdAt);
     setText(p.status, statusText(a.status, a.status === 'acknowledged' ? a.acknowledgedAt : a.status === 'resolved' ? a.resolvedAt : null));
     p.status.className = `status status-${a.status}`;
@@ -335,60 +427,109 @@ export function createRenderer(store, handlers) {
     setText(p.error, err || '');
   }
 
+  /** One `<dt>`/`<dd>` pair of a violation's facts; hidden when it does not apply. */
+  function fact(label, ddAttrs = {}) {
+    const dd = h('dd', ddAttrs);
+    return { row: h('div', {}, h('dt', {}, label), dd), dd };
+  }
+
+  /** `value`: text, an element to show, or null to hide the fact. */
+  function setFact(f, value) {
+    const show = value != null && value !== '';
+    f.row.hidden = !show;
+    if (!show) return;
+    if (typeof value === 'string') setText(f.dd, value);
+    else if (f.dd.firstChild !== value || f.dd.childNodes.length !== 1) f.dd.replaceChildren(value);
+  }
+
   function createViolationRow(id) {
     const li = h('li', { class: 'item violation-row', 'data-testid': 'violation-row', dataset: { violationId: id } });
     const title = h('span', { class: 'item-title' });
     const lot = h('span', { class: 'item-lot' });
-    const contractor = h('dd', {});
-    const excess = h('dd', {});
-    const penalty = h('dd', { class: 'num' });
+    const facts = {
+      vehicle: fact('Vehicle', { 'data-testid': 'violation-plate' }),
+      contractor: fact('Contractor'),
+      excess: fact('Excess'),
+      stayed: fact('Stayed'),
+      penalty: fact('Penalty', { class: 'num' }),
+      lasted: fact('Lasted'),
+    };
+    const plate = h('span', { class: 'plate' });
     const status = h('span', { class: 'status' });
     const age = ageTime(null);
-    const durationRow = h('div', {}, h('dt', {}, 'Lasted'), h('dd', {}));
     const ack = actionButton('violation-ack', 'acknowledge', 'Acknowledge');
     const resolve = actionButton('violation-resolve', 'resolve', 'Resolve');
     const error = h('p', { class: 'row-error', role: 'alert', hidden: true });
     li.append(
       h('p', { class: 'item-head' }, title, lot),
-      h(
-        'dl',
-        { class: 'facts' },
-        h('div', {}, h('dt', {}, 'Contractor'), contractor),
-        h('div', {}, h('dt', {}, 'Excess'), excess),
-        h('div', {}, h('dt', {}, 'Penalty'), penalty),
-        durationRow,
-      ),
+      h('dl', { class: 'facts' }, ...Object.values(facts).map((f) => f.row)),
       h('div', { class: 'item-foot' }, h('p', { class: 'item-meta muted' }, age, status), h('div', { class: 'actions' }, ack, resolve)),
       error,
     );
-    return Object.assign(li, { parts: { title, lot, contractor, excess, penalty, status, age, durationRow, ack, resolve, error } });
+    return Object.assign(li, { parts: { title, lot, facts, plate, status, age, ack, resolve, error } });
+  }
+
+  /** Who a violation is about: its contractor's name, or the vehicle for one no one registered. */
+  function violationSubject(v) {
+    if (v.contractorId) return contractorName(v.contractorId);
+    if (VEHICLE_VIOLATIONS.has(v.violationType)) return 'Unregistered vehicle';
+    return '—';
   }
 
   function updateViolationRow(li, v) {
     const p = li.parts;
+    const f = p.facts;
     const key = `violation:${v._id}`;
     const d = v.details || {};
+    const type = v.violationType;
+    const perVehicle = VEHICLE_VIOLATIONS.has(type);
     setAttr(li, 'data-status', v.status);
-    setAttr(li, 'data-type', v.violationType);
-    setText(p.title, humanize(v.violationType));
-    setText(p.lot, lotName(v.parkingLotId));
-    setText(p.contractor, contractorName(v.contractorId));
-    setAttr(p.contractor, 'title', v.contractorId);
-    const excessVehicles = Number(d.excessVehicles ?? 0);
-    let excess = `${formatInt(excessVehicles)} vehicle${excessVehicles === 1 ? '' : 's'}`;
-    if (Number.isFinite(d.actualOccupancy) && Number.isFinite(d.allocatedCapacity)) {
-      excess += ` (${formatInt(d.actualOccupancy)} of ${formatInt(d.allocatedCapacity)} allowed)`;
+    setAttr(li, 'data-type', type);
+    setText(p.title, humanize(type));
+    setLotLabel(p.lot, v.parkingLotId);
+
+    // The vehicle (unauthorized, overparking): its plate.
+    const plateNumber = typeof v.plateNumber === 'string' && v.plateNumber ? v.plateNumber : null;
+    if (plateNumber) setText(p.plate, plateNumber);
+    setFact(f.vehicle, plateNumber ? p.plate : perVehicle ? 'not shown' : null);
+
+    setFact(f.contractor, violationSubject(v));
+    setAttr(f.contractor.dd, 'title', v.contractorId && contractorName(v.contractorId) !== v.contractorId ? v.contractorId : null);
+    f.contractor.dd.classList.toggle('muted', !v.contractorId);
+
+    // A contractor over its allocation: how far over. For one vehicle the allocation figures
+    // describe the lot, not this vehicle, so they are not shown.
+    let excess = null;
+    if (!perVehicle && Number.isFinite(d.excessVehicles)) {
+      excess = plural(Number(d.excessVehicles), 'vehicle');
+      if (Number.isFinite(d.actualOccupancy) && Number.isFinite(d.allocatedCapacity)) {
+        excess += ` (${formatInt(d.actualOccupancy)} of ${formatInt(d.allocatedCapacity)} allowed)`;
+      }
     }
-    setText(p.excess, excess);
-    setText(p.penalty, formatInt(Number(v.penalty)));
-    const lasted = Number(d.duration) > 0 ? formatDuration(Number(d.duration)) : '';
-    p.durationRow.hidden = !lasted;
-    setText(p.durationRow.lastElementChild, lasted);
+    setFact(f.excess, excess);
+
+    // Overparking: how long the vehicle stayed (so far), against the lot's limit.
+    let stayed = null;
+    if (type === 'overparking' && Number.isFinite(d.duration)) {
+      stayed = formatDuration(Number(d.duration));
+      const limit = Number(store.lots.get(v.parkingLotId)?.maxStaySeconds);
+      if (limit > 0) stayed += ` (limit ${formatDuration(limit)})`;
+    }
+    setFact(f.stayed, stayed);
+
+    const penalty = Number(v.penalty);
+    setFact(f.penalty, v.penalty == null ? null : penalty === 0 ? 'none' : formatInt(penalty));
+    f.penalty.dd.classList.toggle('muted', penalty === 0);
+
+    // A capacity breach: its length, once it has ended.
+    const lasted = !perVehicle && Number(d.duration) > 0 ? formatDuration(Number(d.duration)) : null;
+    setFact(f.lasted, lasted);
+
     setAge(p.age, v.timestamp);
     setText(p.status, statusText(v.status));
     p.status.className = `status status-${v.status}`;
     const busy = pending.get(key);
-    const context = `${humanize(v.violationType)}, ${contractorName(v.contractorId)}, ${lotName(v.parkingLotId)}`;
+    const context = [humanize(type), plateNumber, violationSubject(v), lotName(v.parkingLotId)].filter(Boolean).join(', ');
     showButtons(p, v.status === 'pending', v.status !== 'resolved', busy);
     setText(p.ack, busy === 'acknowledge' ? 'Acknowledging…' : 'Acknowledge');
     setText(p.resolve, busy === 'resolve' ? 'Resolving…' : 'Resolve');
@@ -426,7 +567,7 @@ export function createRenderer(store, handlers) {
     return since ? `${text} ${formatClock(since)}` : text;
   }
 
-  function renderList({ items, isOpen, filter, rows, list, empty, count, create, update, heading, noun, available }) {
+  function renderList({ items, isOpen, filter, rows, list, empty, count, counts, create, update, heading, noun, available }) {
     const showAll = filter.value === 'all';
     const open = items.filter(isOpen);
     const visible = newestFirst(showAll ? items : open);
@@ -450,9 +591,7 @@ export function createRenderer(store, handlers) {
     empty.hidden = visible.length > 0;
     if (!available) setText(empty, `This server does not provide ${noun}s yet.`);
     else setText(empty, showAll ? `No ${noun}s yet.` : `No open ${noun}s.`);
-    setText(count, open.length ? String(open.length) : '');
-    count.hidden = open.length === 0;
-    setAttr(count, 'aria-label', `${open.length} open`);
+    renderCount(count, counts);
   }
 
   function renderAlerts() {
@@ -464,6 +603,7 @@ export function createRenderer(store, handlers) {
       list: ui.alertList,
       empty: ui.alertsEmpty,
       count: ui.alertCount,
+      counts: alertCounts(),
       create: createAlertRow,
       update: updateAlertRow,
       heading: ui.alertsHeading,
@@ -481,6 +621,7 @@ export function createRenderer(store, handlers) {
       list: ui.violationList,
       empty: ui.violationsEmpty,
       count: ui.violationCount,
+      counts: violationCounts(),
       create: createViolationRow,
       update: updateViolationRow,
       heading: ui.violationsHeading,
@@ -490,22 +631,35 @@ export function createRenderer(store, handlers) {
   }
 
   // --- feed ---------------------------------------------------------------------------------------
+  const feedSeparator = () => h('span', { class: 'muted' }, '\u00a0· ');
+
   function createFeedRow(row) {
     const entry = row.event === 'vehicle_entry';
-    return h(
+    const lot = h('span', { class: 'feed-lot' });
+    setLotLabel(lot, row.lotId);
+    // A contractor's token does not see other contractors' plates: the update comes without
+    // one, and the row says "vehicle".
+    const plate = row.plateNumber
+      ? h('span', { class: 'plate' }, row.plateNumber)
+      : h('span', { class: 'plate plate-hidden', title: 'Plate not shown to this account' }, 'vehicle');
+    const li = h(
       'li',
       { class: `feed-row ${entry ? 'is-entry' : 'is-exit'}`, 'data-testid': 'feed-row', dataset: { event: row.event } },
       h('time', { class: 'feed-time', datetime: row.at || null, title: formatFull(row.at) || null }, formatClock(row.at)),
       h('span', { class: 'feed-dir' }, h('span', { 'aria-hidden': 'true' }, entry ? '→ ' : '← '), entry ? 'Entry' : 'Exit'),
-      h('span', { class: 'plate' }, row.plateNumber || '—'),
+      plate,
       h(
         'span',
         { class: 'feed-where' },
-        h('span', { class: 'feed-lot' }, lotName(row.lotId)),
-        row.gateId ? h('span', { class: 'muted' }, ` · gate ${row.gateId}`) : null,
-        row.duration != null ? h('span', { class: 'feed-duration' }, ` · parked ${formatDuration(row.duration)}`) : null,
+        lot,
+        // Lines break after a dot, never inside "gate north" or "parked 2 min 5 s".
+        row.gateId ? feedSeparator() : null,
+        row.gateId ? h('span', { class: 'muted nowrap' }, `gate ${row.gateId}`) : null,
+        row.duration != null ? feedSeparator() : null,
+        row.duration != null ? h('span', { class: 'feed-duration' }, `parked ${formatDuration(row.duration)}`) : null,
       ),
     );
+    return Object.assign(li, { lot, lotId: row.lotId });
   }
 
   function renderFeed() {
@@ -522,6 +676,8 @@ export function createRenderer(store, handlers) {
       if (!li) {
         li = createFeedRow(row);
         feedRows.set(row.key, li);
+      } else {
+        setLotLabel(li.lot, li.lotId); // the lot's name may have arrived since
       }
       return li;
     });
@@ -556,8 +712,44 @@ export function createRenderer(store, handlers) {
     if (syncing && state !== 'reconnecting' && state !== 'failed') label = 'Loading latest state…';
     setText(ui.statusLabel, label);
     setText(ui.statusDetail, connectionDetail());
+    // Unauthorized or forbidden: the access note in the page says what to do, with its own button.
     ui.retry.hidden = !(state === 'failed' || state === 'disconnected' || state === 'reconnecting');
     setText(ui.retry, state === 'reconnecting' ? 'Retry now' : 'Retry');
+  }
+
+  /**
+   * Instead of the dashboard, what to do when the server refuses the token: 'signin' (401),
+   * 'forbidden' (403 on reading), or null (access is fine again).
+   */
+  function setAccess(kind, { hadToken = false } = {}) {
+    document.body.dataset.access = kind || '';
+    if (!kind) {
+      delete document.body.dataset.access;
+      ui.accessNote.hidden = true;
+      return;
+    }
+    if (kind === 'signin') {
+      setText(ui.accessHeading, 'Sign-in required: open the link the server printed (it carries a token).');
+      setText(
+        ui.accessText,
+        hadToken
+          ? 'The server refused the token this browser has: it has expired, or it was made for another server.'
+          : 'This server asks for an access token, and this browser has none.',
+      );
+      ui.accessHint.replaceChildren(
+        h('code', {}, 'parkstream serve'),
+        ' prints that link when it starts; an administrator can also make one with ',
+        h('code', {}, 'parkstream token --role viewer'),
+        '.',
+      );
+    } else {
+      setText(ui.accessHeading, 'Not allowed for your role: this token cannot view the dashboard.');
+      setText(ui.accessText, 'The server accepted the token, but its role does not include reading lots, alerts and violations.');
+      setText(ui.accessHint, 'Ask an administrator for a link with a viewer, operator or admin token.');
+    }
+    const wasHidden = ui.accessNote.hidden;
+    ui.accessNote.hidden = false;
+    if (wasHidden && !ui.accessNote.contains(document.activeElement)) ui.accessHeading.focus({ preventScroll: true });
   }
 
   function connectionDetail() {
@@ -643,6 +835,7 @@ export function createRenderer(store, handlers) {
   ui.alertFilter.addEventListener('change', () => renderAlerts());
   ui.violationFilter.addEventListener('change', () => renderViolations());
   ui.retry.addEventListener('click', () => handlers.retry());
+  ui.accessRetry.addEventListener('click', () => handlers.retry());
   ui.feedPause.addEventListener('click', () => setFeedPaused(!feedPaused));
 
   return {
@@ -703,6 +896,7 @@ export function createRenderer(store, handlers) {
     },
     announce,
     showBanner,
+    setAccess,
     flushNow: flush,
   };
 }
