@@ -35,7 +35,9 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>sse-client browser test</title>
 <script type="module">
-  const report = (entry) => fetch('/report', { method: 'POST', body: JSON.stringify(entry) });
+  // Reports travel as concurrent requests and may arrive in any order: number them here.
+  let seq = 0;
+  const report = (entry) => fetch('/report', { method: 'POST', body: JSON.stringify({ ...entry, seq: seq++ }) });
   try {
     const { createSSEClient } = await import('/client/sse-client.js');
     const main = createSSEClient({ lots: ['lot_1'], reconnectDelay: 100, maxReconnectAttempts: 30, jitter: 0 });
@@ -163,7 +165,9 @@ describe('in headless Chromium', { skip }, () => {
     if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
-  const main = (type) => front.reports.filter((r) => r.client === 'main' && r.type === type);
+  // In the order the page saw them, not the order their reports arrived.
+  const main = (type) =>
+    front.reports.filter((r) => r.client === 'main' && r.type === type).sort((a, b) => a.seq - b.seq);
   const occupied = () => main('capacity_update').map((r) => r.data.occupied);
   const failOnPageError = () => {
     const problem = front.reports.find((r) => r.type === 'page-error' || r.type === 'bad-report');
