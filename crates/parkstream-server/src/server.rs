@@ -118,12 +118,15 @@ async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let kill = CancellationToken::new();
+    // One token per connection, a child of the server's: the connection's loop waits on it
+    // alone (the shared shutdown token would be one lock contended by every connection),
+    // and the hub cancels it to close the connection of a stream that fell behind.
+    let token = shutdown.child_token();
     let context = ConnectionContext {
         kill: if multiplexed {
             CancellationToken::new()
         } else {
-            kill.clone()
+            token.clone()
         },
         peer,
     };
@@ -139,12 +142,13 @@ async fn serve_connection<I>(
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         }
-        () = kill.cancelled() => {
-            tracing::debug!("closing the connection of a client that fell behind");
-        }
-        () = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+        () = token.cancelled() => {
+            if shutdown.is_cancelled() {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            } else {
+                tracing::debug!("closing the connection of a client that fell behind");
+            }
         }
     }
 }

@@ -70,7 +70,6 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .merge(contractors::router())
         .merge(alerts::router())
         .merge(violations::router())
-        .merge(sse::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())
@@ -78,7 +77,19 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
     if with_metrics {
         app = app.merge(metrics::router());
     }
+    // The span names the matched route, never the raw path or query (which can carry plates
+    // and tokens). The stream stays outside it: a span entered on every chunk of every
+    // long-lived stream cost more than the rest of a delivery's user-space work.
+    let traced = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str);
+        tracing::info_span!("request", method = %req.method(), route)
+    });
     let mut app = app
+        .layer(traced)
+        .merge(sse::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
@@ -88,18 +99,7 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
     if !cors_origins.is_empty() {
         app = app.layer(cors(cors_origins));
     }
-    app.layer(
-        // The span names the matched route, never the raw path or query (which can carry
-        // plates and tokens).
-        TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("request", method = %req.method(), route)
-        }),
-    )
-    .with_state(state)
+    app.with_state(state)
 }
 
 /// Answers 429 when a client address sends writes faster than `--write-rate-per-ip`.

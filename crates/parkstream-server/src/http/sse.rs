@@ -119,7 +119,9 @@ async fn dashboard(
         let left = at.unix_millis() - Timestamp::now().unix_millis();
         tokio::time::Instant::now() + std::time::Duration::from_millis(left.max(0) as u64)
     });
-    let stream = subscription.into_stream(head, app.shutdown.clone(), deadline);
+    // A child token: its own lock, not the one every stream would share.
+    let stream = subscription.into_stream(head, app.shutdown.child_token(), deadline);
+    tracing::debug!(resumed = connected.resumed, "stream opened");
     let body = Body::from_stream(PermittedStream {
         stream,
         _permit: permit,
