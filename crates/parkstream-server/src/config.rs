@@ -23,6 +23,33 @@ pub enum Command {
     Simulate(SimulateSettings),
     /// Print a signed access token (HS256, with the server's --jwt-secret).
     Token(TokenSettings),
+    /// Open N streams to a running server, publish at a fixed rate, and report delivery
+    /// latency, loss and duplicates (exits non-zero on any loss or duplicate).
+    Loadtest(LoadtestSettings),
+}
+
+/// Settings of `parkstream loadtest`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadtestSettings {
+    /// The server, `http://host:port`.
+    #[arg(long, env = "PARKSTREAM_URL")]
+    pub url: String,
+
+    /// Streams to open (each is one connection; mind the process's file limit).
+    #[arg(long, default_value_t = 100)]
+    pub clients: usize,
+
+    /// Events published per second.
+    #[arg(long, default_value_t = 100)]
+    pub rate: u32,
+
+    /// How long to publish (`10s`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// An admin token for the server (it creates the lot `loadtest`); none for `--auth none`.
+    #[arg(long, env = "PARKSTREAM_TOKEN")]
+    pub token: Option<Secret>,
 }
 
 /// Settings of `parkstream token`.
@@ -195,7 +222,7 @@ impl ServeSettings {
         let cli = Cli::parse_from(["parkstream", "serve"]);
         match cli.command {
             Command::Serve(settings) => *settings,
-            Command::Simulate(_) | Command::Token(_) => unreachable!("parsed serve"),
+            _ => unreachable!("parsed serve"),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod loadtest;
 pub mod metrics;
 pub mod read_model;
 pub mod server;

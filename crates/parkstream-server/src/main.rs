@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use parkstream_server::auth;
 use parkstream_server::config::{Cli, Command, LogFormat};
+use parkstream_server::loadtest::{self, LoadtestOptions};
 use parkstream_server::simulate::{self, SimulateOptions};
 use parkstream_server::telemetry;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,33 @@ async fn main() -> anyhow::Result<()> {
                 settings.ttl,
             )?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Loadtest(settings) => {
+            telemetry::init(LogFormat::Text);
+            let options = LoadtestOptions {
+                url: settings.url,
+                clients: settings.clients,
+                rate: settings.rate,
+                duration: settings.duration,
+                token: settings.token.map(|t| t.expose().to_owned()),
+            };
+            let report = loadtest::run(options).await?;
+            let l = &report.latency_ms;
+            println!(
+                "{} clients, {} events: {} of {} delivered, {} lost, {} duplicates, {} out of order",
+                report.clients, report.published, report.delivered, report.expected,
+                report.lost, report.duplicates, report.out_of_order
+            );
+            println!(
+                "latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} deliveries/s",
+                l.p50, l.p90, l.p99, l.max, report.deliveries_per_second
+            );
+            println!("{}", serde_json::to_string(&report)?);
+            anyhow::ensure!(
+                report.lost == 0 && report.duplicates == 0,
+                "events were lost or duplicated"
+            );
             Ok(())
         }
         Command::Simulate(settings) => {

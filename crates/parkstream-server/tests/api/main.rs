@@ -14,6 +14,7 @@ mod health;
 mod ingest;
 mod lifecycle;
 mod limits;
+mod loadtest;
 mod lots;
 mod rules;
 mod simulate;
