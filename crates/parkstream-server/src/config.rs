@@ -164,6 +164,11 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// On shutdown, streams close at random moments within this window, so that thousands
+    /// of clients do not all reconnect in the same instant (keep it below --shutdown-grace).
+    #[arg(long, env = "PARKSTREAM_SHUTDOWN_DRAIN", default_value = "1s", value_parser = parse_duration)]
+    pub shutdown_drain: Duration,
+
     /// Log format.
     #[arg(long, env = "PARKSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

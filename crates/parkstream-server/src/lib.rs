@@ -119,6 +119,7 @@ pub async fn run(
         limits: limits::PerIpLimits::new(settings.max_streams_per_ip, settings.write_rate_per_ip),
         max_body_bytes: settings.max_body_bytes,
         shutdown: stop.clone(),
+        shutdown_drain: settings.shutdown_drain,
     };
 
     let mut background = tokio::task::JoinSet::new();

@@ -49,6 +49,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Cancelled when the server starts shutting down: every stream ends.
     pub shutdown: CancellationToken,
+    /// The window over which streams close on shutdown.
+    pub shutdown_drain: std::time::Duration,
 }
 
 /// Per-connection context the server attaches to each request.

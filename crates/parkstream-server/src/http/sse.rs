@@ -120,7 +120,9 @@ async fn dashboard(
         tokio::time::Instant::now() + std::time::Duration::from_millis(left.max(0) as u64)
     });
     // A child token: its own lock, not the one every stream would share.
-    let stream = subscription.into_stream(head, app.shutdown.child_token(), deadline);
+    let stream = subscription
+        .into_stream(head, app.shutdown.child_token(), deadline)
+        .closing_over(app.shutdown_drain);
     tracing::debug!(resumed = connected.resumed, "stream opened");
     let body = Body::from_stream(PermittedStream {
         stream,

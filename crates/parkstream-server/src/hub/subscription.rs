@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -55,6 +56,8 @@ impl Subscription {
             head: (!head.is_empty()).then(|| head.freeze()),
             end: Box::pin(end.cancelled_owned()),
             deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            drain: Duration::ZERO,
+            closing: None,
             pings_seen,
             subscription: self,
         }
@@ -75,6 +78,10 @@ pub struct SseStream {
     end: Pin<Box<WaitForCancellationFutureOwned>>,
     /// When the stream's token expires.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// On shutdown the stream ends at a random moment within this window.
+    drain: Duration,
+    /// Set once shutdown began: when this stream ends.
+    closing: Option<Pin<Box<tokio::time::Sleep>>>,
     pings_seen: u64,
     subscription: Subscription,
 }
@@ -118,13 +125,31 @@ impl Chunk {
     }
 }
 
+impl SseStream {
+    /// On shutdown, end at a random moment within `drain` instead of at once.
+    #[must_use]
+    pub fn closing_over(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+}
+
 impl Stream for SseStream {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.end.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+        if this.closing.is_none() && this.end.as_mut().poll(cx).is_ready() {
+            if this.drain.is_zero() {
+                return Poll::Ready(None);
+            }
+            let after = this.drain.mul_f64(rand::random::<f64>());
+            this.closing = Some(Box::pin(tokio::time::sleep(after)));
+        }
+        if let Some(closing) = &mut this.closing {
+            if closing.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
         }
         if let Some(deadline) = &mut this.deadline {
             if deadline.as_mut().poll(cx).is_ready() {

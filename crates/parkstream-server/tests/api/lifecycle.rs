@@ -175,3 +175,37 @@ async fn a_client_that_stops_reading_is_dropped_while_others_keep_receiving() {
     assert_eq!(reader.next_counts(1).await, vec![1]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_shutdown_streams_close_spread_over_the_drain_window() {
+    let app = spawn_app_with(|s| {
+        s.shutdown_drain = Duration::from_millis(1500);
+        s.shutdown_grace = Duration::from_secs(10);
+    })
+    .await;
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let mut stream = app.subscribe("").await;
+        stream.connected().await;
+        streams.push(stream);
+    }
+    let started = tokio::time::Instant::now();
+    let stopping = tokio::spawn(app.stop());
+    let ends = futures_util::future::join_all(streams.into_iter().map(|mut stream| async move {
+        stream.expect_end().await;
+        started.elapsed()
+    }))
+    .await;
+    stopping.await.unwrap();
+    let first = ends.iter().min().unwrap();
+    let last = ends.iter().max().unwrap();
+    // Twenty uniform draws over 1.5 s are this close together with a chance below 1e-9.
+    assert!(
+        *last - *first >= Duration::from_millis(400),
+        "closes not spread: {ends:?}"
+    );
+    assert!(
+        *last <= Duration::from_millis(2500),
+        "a stream outlived the window: {ends:?}"
+    );
+}
