@@ -38,6 +38,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
     let mut settings = ServeSettings::defaults();
     settings.database_url = format!("sqlite://{}", dir.path().join("parkstream.db").display());
     settings.shutdown_grace = Duration::from_secs(5);
+    // Streams close at once (the drain has its own test in lifecycle.rs).
+    settings.shutdown_drain = Duration::ZERO;
     // Access control has its own tests (auth.rs); the others exercise the rest.
     settings.auth = AuthMode::None;
     configure(&mut settings);
