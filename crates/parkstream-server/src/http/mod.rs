@@ -33,7 +33,7 @@ use crate::hub::Hub;
 use crate::limits::PerIpLimits;
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
-use crate::store::{Store, Table};
+use crate::store::{ListQuery, Store, Table};
 use crate::writer::Writer;
 
 /// Cheap handles to everything a handler needs.
@@ -190,4 +190,32 @@ fn visible_lots(principal: &Principal, app: &AppState) -> Option<Vec<String>> {
             Some(lots)
         }
     }
+}
+
+/// The query of `GET /api/alerts` or `GET /api/violations`: `status` (one of `S`'s names,
+/// listed in `statuses` for the error), `lot`, `contractor`, `limit`. A contractor sees only
+/// its own; a `lots` claim narrows every list.
+///
+/// # Errors
+/// 400 for an unknown status or a bad limit.
+fn list_query<S: serde::de::DeserializeOwned + serde::Serialize>(
+    principal: &Principal,
+    params: &params::Params,
+    statuses: &str,
+) -> Result<ListQuery, ApiError> {
+    Ok(ListQuery {
+        status: params
+            .wire_enum::<S>("status", statuses)?
+            .map(|status| crate::store::wire_name(&status)),
+        lot: params.text("lot"),
+        contractor: match &principal.contractor {
+            Some(own) => Some(own.to_string()),
+            None => params.text("contractor"),
+        },
+        lots: principal
+            .lots
+            .as_ref()
+            .map(|lots| lots.iter().map(ToString::to_string).collect()),
+        limit: params.limit()?,
+    })
 }

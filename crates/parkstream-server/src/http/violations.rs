@@ -11,10 +11,10 @@ use parkstream_protocol::events::ViolationStatus;
 
 use super::lots::path_error;
 use super::params::Params;
-use super::{resolved_is_conflict, with_last_event_id, AppState};
+use super::{list_query, resolved_is_conflict, with_last_event_id, AppState};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
-use crate::store::{Table, ViolationQuery};
+use crate::store::Table;
 use crate::writer::Action;
 
 pub fn router() -> Router<AppState> {
@@ -43,20 +43,8 @@ async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     principal.require(Need::Read)?;
-    let query = ViolationQuery {
-        status: params.wire_enum("status", "pending, acknowledged, resolved")?,
-        lot: params.text("lot"),
-        // A contractor sees only its own; a lots claim narrows every list.
-        contractor: match &principal.contractor {
-            Some(own) => Some(own.to_string()),
-            None => params.text("contractor"),
-        },
-        lots: principal
-            .lots
-            .as_ref()
-            .map(|lots| lots.iter().map(ToString::to_string).collect()),
-        limit: params.limit()?,
-    };
+    let query =
+        list_query::<ViolationStatus>(&principal, &params, "pending, acknowledged, resolved")?;
     let page = app.store.violations(&query).await?;
     Ok(with_last_event_id(page.last_event_id, Json(page.items)))
 }

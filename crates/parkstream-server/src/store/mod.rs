@@ -4,7 +4,7 @@
 
 mod sqlite;
 
-use parkstream_protocol::events::{Alert, AlertStatus, Violation, ViolationStatus};
+use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::{EventType, Timestamp};
 
 use crate::domain::{Change, Loaded};
@@ -80,25 +80,15 @@ pub(crate) fn wire_name<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-/// Which alerts `GET /api/alerts` wants, newest first.
+/// Which alerts or violations a list wants, newest first.
 #[derive(Debug, Clone, Default)]
-pub struct AlertQuery {
-    pub status: Option<AlertStatus>,
+pub struct ListQuery {
+    /// Only this status (its wire name, such as `active` or `pending`).
+    pub status: Option<String>,
     pub lot: Option<String>,
-    /// Only this contractor's alerts.
+    /// Only this contractor's.
     pub contractor: Option<String>,
-    /// Only alerts in these lots.
-    pub lots: Option<Vec<String>>,
-    pub limit: u32,
-}
-
-/// Which violations `GET /api/violations` wants, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct ViolationQuery {
-    pub status: Option<ViolationStatus>,
-    pub lot: Option<String>,
-    pub contractor: Option<String>,
-    /// Only violations in these lots.
+    /// Only these lots.
     pub lots: Option<Vec<String>>,
     pub limit: u32,
 }
@@ -153,7 +143,7 @@ impl Store {
     ///
     /// # Errors
     /// When the database cannot be read.
-    pub async fn alerts(&self, query: &AlertQuery) -> Result<Page<Alert>, StoreError> {
+    pub async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
         match self {
             Store::Sqlite(store) => store.alerts(query).await,
         }
@@ -163,7 +153,7 @@ impl Store {
     ///
     /// # Errors
     /// When the database cannot be read.
-    pub async fn violations(&self, query: &ViolationQuery) -> Result<Page<Violation>, StoreError> {
+    pub async fn violations(&self, query: &ListQuery) -> Result<Page<Violation>, StoreError> {
         match self {
             Store::Sqlite(store) => store.violations(query).await,
         }

@@ -13,9 +13,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::Timestamp;
 
-use super::{
-    wire_name, AlertQuery, Batch, Page, Snapshot, StoreError, StoredEvent, Table, ViolationQuery,
-};
+use super::{wire_name, Batch, ListQuery, Page, Snapshot, StoreError, StoredEvent, Table};
 use crate::domain::alert::{AlertKey, AlertRecord};
 use crate::domain::camera::Camera;
 use crate::domain::contractor::{Contractor, ContractorId, Plate};
@@ -314,56 +312,42 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn alerts(&self, query: &AlertQuery) -> Result<Page<Alert>, StoreError> {
-        let filter = ListFilter {
-            status: query.status.as_ref().map(wire_name),
-            lot: query.lot.as_deref(),
-            contractor: query.contractor.as_deref(),
-            lots: query.lots.as_deref(),
-            limit: query.limit,
-        };
+    pub(super) async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
         // Alerts keep their contractor only in the JSON (most have none).
         self.list(
             "alerts",
             "json_extract(data, '$.contractorId')",
             "created_at",
-            &filter,
+            query,
         )
         .await
     }
 
     pub(super) async fn violations(
         &self,
-        query: &ViolationQuery,
+        query: &ListQuery,
     ) -> Result<Page<Violation>, StoreError> {
-        let filter = ListFilter {
-            status: query.status.as_ref().map(wire_name),
-            lot: query.lot.as_deref(),
-            contractor: query.contractor.as_deref(),
-            lots: query.lots.as_deref(),
-            limit: query.limit,
-        };
-        self.list("violations", "contractor_id", "timestamp", &filter)
+        self.list("violations", "contractor_id", "timestamp", query)
             .await
     }
 
-    /// The rows of `table` matching `filter`, newest (by `time_column`) first.
+    /// The rows of `table` matching `query`, newest (by `time_column`) first.
     async fn list<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
         contractor_column: &str,
         time_column: &str,
-        filter: &ListFilter<'_>,
+        query: &ListQuery,
     ) -> Result<Page<T>, StoreError> {
         let mut select =
             QueryBuilder::<Sqlite>::new(format!("SELECT data FROM {table} WHERE 1 = 1"));
-        if let Some(status) = &filter.status {
+        if let Some(status) = &query.status {
             select.push(" AND status = ").push_bind(status.clone());
         }
-        if let Some(lot) = filter.lot {
-            select.push(" AND lot_id = ").push_bind(lot.to_owned());
+        if let Some(lot) = &query.lot {
+            select.push(" AND lot_id = ").push_bind(lot.clone());
         }
-        if let Some(lots) = filter.lots {
+        if let Some(lots) = &query.lots {
             if lots.is_empty() {
                 select.push(" AND 1 = 0");
             } else {
@@ -375,14 +359,14 @@ impl SqliteStore {
                 select.push(")");
             }
         }
-        if let Some(contractor) = filter.contractor {
+        if let Some(contractor) = &query.contractor {
             select
                 .push(format!(" AND {contractor_column} = "))
-                .push_bind(contractor.to_owned());
+                .push_bind(contractor.clone());
         }
         select
             .push(format!(" ORDER BY {time_column} DESC, rowid DESC LIMIT "))
-            .push_bind(i64::from(filter.limit));
+            .push_bind(i64::from(query.limit));
         self.page(select).await
     }
 
@@ -445,15 +429,6 @@ impl SqliteStore {
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// The filters common to the alert and violation lists.
-struct ListFilter<'a> {
-    status: Option<String>,
-    lot: Option<&'a str>,
-    contractor: Option<&'a str>,
-    lots: Option<&'a [String]>,
-    limit: u32,
 }
 
 /// The newest stored event id; before any, one less than the first id the store will give.
