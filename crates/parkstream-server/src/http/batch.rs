@@ -2,6 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use parkstream_protocol::events::CapacityUpdate;
 use serde::Serialize;
 
 use super::json::OneOrMany;
@@ -13,7 +14,7 @@ use crate::error::ApiError;
 ///
 /// # Errors
 /// The first item's error.
-pub fn parse_items<T, U>(
+fn parse_items<T, U>(
     body: OneOrMany<T>,
     mut parse: impl FnMut(T) -> Result<U, DomainError>,
 ) -> Result<(Vec<U>, bool), ApiError> {
@@ -26,8 +27,30 @@ pub fn parse_items<T, U>(
     Ok((parsed, batch))
 }
 
+/// An ingest request from parsed body to answer: checks every item with `parse` (the first
+/// failure refuses the whole body), hands them to `apply` as one command, and answers its
+/// `capacity_update`s: one, or an array for a batch (`[]` for an empty batch, which changes
+/// nothing).
+///
+/// # Errors
+/// The first item's error, or `apply`'s.
+pub async fn ingest<T, U, F>(
+    body: OneOrMany<T>,
+    parse: impl FnMut(T) -> Result<U, DomainError>,
+    apply: impl FnOnce(Vec<U>, bool) -> F,
+) -> Result<Response, ApiError>
+where
+    F: std::future::Future<Output = Result<Vec<CapacityUpdate>, DomainError>>,
+{
+    let (items, batch) = parse_items(body, parse)?;
+    if items.is_empty() {
+        return Ok(answer(Vec::<CapacityUpdate>::new(), true));
+    }
+    Ok(answer(apply(items, batch).await?, batch))
+}
+
 /// The answer to an ingest request: the one result, or the array of them for a batch.
-pub fn answer<T: Serialize>(mut results: Vec<T>, batch: bool) -> Response {
+fn answer<T: Serialize>(mut results: Vec<T>, batch: bool) -> Response {
     if batch || results.len() != 1 {
         Json(results).into_response()
     } else {

@@ -7,10 +7,9 @@ use axum::routing::post;
 use axum::Router;
 use parkstream_protocol::api::CapacityReport;
 use parkstream_protocol::api::ErrorBody;
-use parkstream_protocol::events::CapacityUpdate;
 use parkstream_protocol::Timestamp;
 
-use super::batch::{answer, parse_items};
+use super::batch::ingest;
 use super::json::{ApiJson, OneOrMany};
 use super::AppState;
 use crate::auth::{Need, Principal};
@@ -45,10 +44,10 @@ async fn update(
 ) -> Result<Response, ApiError> {
     principal.require(Need::Ingest)?;
     let now = Timestamp::now();
-    let (reports, batch) = parse_items(body, |item| CountReport::parse(item, now))?;
-    if reports.is_empty() {
-        return Ok(answer(Vec::<CapacityUpdate>::new(), true));
-    }
-    let updates = app.writer.report_counts(reports, batch).await?;
-    Ok(answer(updates, batch))
+    ingest(
+        body,
+        |item| CountReport::parse(item, now),
+        |items, batch| app.writer.report_counts(items, batch),
+    )
+    .await
 }

@@ -8,10 +8,9 @@ use axum::routing::post;
 use axum::Router;
 use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::api::{GateReport, LotMonitorReport};
-use parkstream_protocol::events::CapacityUpdate;
 use parkstream_protocol::Timestamp;
 
-use super::batch::{answer, parse_items};
+use super::batch::ingest;
 use super::json::{ApiJson, OneOrMany};
 use super::AppState;
 use crate::auth::{Need, Principal};
@@ -49,14 +48,12 @@ async fn lot(
 ) -> Result<Response, ApiError> {
     principal.require(Need::Ingest)?;
     let now = Timestamp::now();
-    let (reports, batch) = parse_items(body, |item| CameraReport::parse(item, now))?;
-    if reports.is_empty() {
-        return Ok(answer(Vec::<CapacityUpdate>::new(), true));
-    }
-    Ok(answer(
-        app.writer.report_cameras(reports, batch).await?,
-        batch,
-    ))
+    ingest(
+        body,
+        |item| CameraReport::parse(item, now),
+        |items, batch| app.writer.report_cameras(items, batch),
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -83,9 +80,10 @@ async fn gate(
 ) -> Result<Response, ApiError> {
     principal.require(Need::Ingest)?;
     let now = Timestamp::now();
-    let (events, batch) = parse_items(body, |item| GateEvent::parse(item, now))?;
-    if events.is_empty() {
-        return Ok(answer(Vec::<CapacityUpdate>::new(), true));
-    }
-    Ok(answer(app.writer.gate_events(events, batch).await?, batch))
+    ingest(
+        body,
+        |item| GateEvent::parse(item, now),
+        |items, batch| app.writer.gate_events(items, batch),
+    )
+    .await
 }
