@@ -2,6 +2,7 @@
 //! the database URL's scheme. Handlers never see SQL; the writer hands the store whole
 //! batches (group commit), and the store answers with small typed errors.
 
+mod postgres;
 mod sqlite;
 
 use parkstream_protocol::events::{Alert, Violation};
@@ -9,6 +10,7 @@ use parkstream_protocol::{EventType, Timestamp};
 
 use crate::domain::{Change, Loaded};
 
+pub use postgres::{ClusterRow, PostgresStore, WriteLock};
 pub use sqlite::SqliteStore;
 
 /// Why storage failed.
@@ -65,6 +67,36 @@ pub struct Batch<'a> {
     pub trim_through: Option<u64>,
 }
 
+/// How long an `eventId` keeps a gate event idempotent.
+const GATE_ANSWER_DAYS: i64 = 7;
+
+/// Gate answers stored before this time are forgotten.
+fn gate_answer_horizon() -> String {
+    Timestamp::from_unix_millis(Timestamp::now().unix_millis() - GATE_ANSWER_DAYS * 86_400_000)
+        .expect("in range")
+        .to_string()
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("wire types serialize")
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+}
+
+fn parse<T>(value: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
+    f(value).ok_or_else(|| StoreError::Corrupt(format!("unexpected stored value {value:?}")))
+}
+
+fn u32_of(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("count {value} out of range")))
+}
+
+fn timestamp_of(value: &str) -> Result<Timestamp, StoreError> {
+    parse(value, |s| s.parse().ok())
+}
+
 /// Tables that [`Store::exists`] can look in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -104,6 +136,7 @@ pub struct Page<T> {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 impl Store {
@@ -114,8 +147,12 @@ impl Store {
     pub async fn open(url: &str) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Store::Postgres(PostgresStore::open(url).await?))
         } else {
-            anyhow::bail!("unsupported database URL {url:?}: expected sqlite://FILE")
+            anyhow::bail!(
+                "unsupported database URL: expected sqlite://FILE or postgres://USER@HOST/DB"
+            )
         }
     }
 
@@ -126,6 +163,7 @@ impl Store {
     pub async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
         match self {
             Store::Sqlite(store) => store.load(history_size).await,
+            Store::Postgres(store) => store.load(history_size).await,
         }
     }
 
@@ -136,6 +174,7 @@ impl Store {
     pub async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(store) => store.commit(batch).await,
+            Store::Postgres(store) => store.commit(batch).await,
         }
     }
 
@@ -146,6 +185,7 @@ impl Store {
     pub async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
         match self {
             Store::Sqlite(store) => store.alerts(query).await,
+            Store::Postgres(store) => store.alerts(query).await,
         }
     }
 
@@ -156,6 +196,7 @@ impl Store {
     pub async fn violations(&self, query: &ListQuery) -> Result<Page<Violation>, StoreError> {
         match self {
             Store::Sqlite(store) => store.violations(query).await,
+            Store::Postgres(store) => store.violations(query).await,
         }
     }
 
@@ -166,6 +207,7 @@ impl Store {
     pub async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
         match self {
             Store::Sqlite(store) => store.exists(table, id).await,
+            Store::Postgres(store) => store.exists(table, id).await,
         }
     }
 
@@ -177,6 +219,7 @@ impl Store {
     pub async fn generated_secret(&self) -> Result<String, StoreError> {
         match self {
             Store::Sqlite(store) => store.generated_secret().await,
+            Store::Postgres(store) => store.generated_secret().await,
         }
     }
 
@@ -187,6 +230,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(store) => store.ping().await,
+            Store::Postgres(store) => store.ping().await,
         }
     }
 
@@ -194,6 +238,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(store) => store.close().await,
+            Store::Postgres(store) => store.close().await,
         }
     }
 }

@@ -13,7 +13,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::Timestamp;
 
-use super::{wire_name, Batch, ListQuery, Page, Snapshot, StoreError, StoredEvent, Table};
+use super::{
+    gate_answer_horizon, json_of, json_text, parse, timestamp_of, u32_of, wire_name, Batch,
+    ListQuery, Page, Snapshot, StoreError, StoredEvent, Table,
+};
 use crate::domain::alert::{AlertKey, AlertRecord};
 use crate::domain::camera::Camera;
 use crate::domain::contractor::{Contractor, ContractorId, Plate};
@@ -23,8 +26,6 @@ use crate::domain::{Change, Loaded, Lot, LotId, LotSettings};
 
 /// Rows per multi-row INSERT: 6 parameters each stays far below SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 1_000;
-/// How long an `eventId` keeps a gate event idempotent.
-const GATE_ANSWER_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -249,13 +250,8 @@ impl SqliteStore {
     async fn load_gate_answers(
         &self,
     ) -> Result<Vec<(String, parkstream_protocol::events::CapacityUpdate)>, StoreError> {
-        let horizon = Timestamp::from_unix_millis(
-            Timestamp::now().unix_millis() - GATE_ANSWER_DAYS * 86_400_000,
-        )
-        .expect("in range")
-        .to_string();
         sqlx::query("DELETE FROM gate_answers WHERE created_at < ?")
-            .bind(&horizon)
+            .bind(gate_answer_horizon())
             .execute(&self.pool)
             .await?;
         sqlx::query("SELECT event_id, data FROM gate_answers")
@@ -579,30 +575,10 @@ async fn store_change(tx: &mut Tx, change: &Change) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn json_text<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("wire types serialize")
-}
-
-fn json_of<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
-}
-
-fn parse<T>(value: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
-    f(value).ok_or_else(|| StoreError::Corrupt(format!("unexpected stored value {value:?}")))
-}
-
 fn lot_id(row: &SqliteRow, column: &str) -> Result<LotId, StoreError> {
     parse(&row.try_get::<String, _>(column)?, |s| LotId::parse(s).ok())
 }
 
 fn plate(row: &SqliteRow, column: &str) -> Result<Plate, StoreError> {
     parse(&row.try_get::<String, _>(column)?, |s| Plate::parse(s).ok())
-}
-
-fn u32_of(value: i64) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("count {value} out of range")))
-}
-
-fn timestamp_of(value: &str) -> Result<Timestamp, StoreError> {
-    parse(value, |s| s.parse().ok())
 }

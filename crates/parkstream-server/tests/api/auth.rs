@@ -8,7 +8,7 @@ use parkstream_server::auth::{mint, Claims, Role, Secret};
 use parkstream_server::config::AuthMode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, spawn_binary, TestApp};
+use crate::helpers::{fresh_database_url, spawn_app_with, spawn_binary, TestApp};
 
 const SECRET: &str = "test-secret-0123456789abcdef";
 const RS256_PRIVATE: &[u8] = include_bytes!("../fixtures/rs256.key.pem");
@@ -365,7 +365,7 @@ async fn the_token_command_mints_what_the_server_accepts() {
 async fn without_a_secret_the_server_prints_a_dashboard_url_with_an_admin_token_and_never_logs_tokens(
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let db = fresh_database_url(dir.path()).await;
     let server = spawn_binary(&["--database-url", &db], &[("RUST_LOG", "debug")]).await;
     let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     let url = loop {

@@ -8,7 +8,7 @@ use parkstream_client::{Backoff, Client, Update};
 use parkstream_protocol::events::Event;
 use serde_json::json;
 
-use crate::helpers::{spawn_binary, PATIENCE};
+use crate::helpers::{fresh_database_url, spawn_binary, PATIENCE};
 
 async fn next(updates: &mut parkstream_client::Subscription) -> Update {
     tokio::time::timeout(PATIENCE, updates.next())
@@ -31,7 +31,7 @@ async fn count(http: &reqwest::Client, base: &str, occupied: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_and_restarted_server_loses_and_duplicates_nothing_for_the_rust_client() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let db = fresh_database_url(dir.path()).await;
     let mut server = spawn_binary(&["--auth", "none", "--database-url", &db], &[]).await;
     let base = server.base.clone();
     let addr = base.trim_start_matches("http://").to_owned();

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_binary, PATIENCE};
+use crate::helpers::{fresh_database_url, spawn_binary, PATIENCE};
 
 async fn start(database_url: &str) -> (tokio::process::Child, String) {
     let binary = spawn_binary(&["--auth", "none", "--database-url", database_url], &[]).await;
@@ -17,7 +17,7 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_restarts_with_every_acknowledged_gate_event_and_consistent_alerts() {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let database_url = fresh_database_url(dir.path()).await;
     let (mut server, base) = start(&database_url).await;
     let http = reqwest::Client::new();
     let total = 120;

@@ -32,11 +32,43 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The PostgreSQL server the suite runs against instead of SQLite, when
+/// `PARKSTREAM_TEST_POSTGRES` names one (`postgres://USER@HOST:PORT/DB`, any existing database).
+pub fn test_postgres() -> Option<String> {
+    std::env::var("PARKSTREAM_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A new, empty PostgreSQL database on the server `base` names; answers its URL.
+pub async fn create_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} must run for this test: {e}"));
+    let name = format!("parkstream_t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{name}")
+}
+
+/// A fresh database for one test: a SQLite file in `dir`, or a new PostgreSQL database when
+/// the suite runs against PostgreSQL (see [`test_postgres`]).
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match test_postgres() {
+        Some(base) => create_postgres_database(&base).await,
+        None => format!("sqlite://{}", dir.join("parkstream.db").display()),
+    }
+}
+
 /// Starts the server on a fresh database, with settings changed by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let mut settings = ServeSettings::defaults();
-    settings.database_url = format!("sqlite://{}", dir.path().join("parkstream.db").display());
+    settings.database_url = fresh_database_url(dir.path()).await;
     settings.shutdown_grace = Duration::from_secs(5);
     // Streams close at once (the drain has its own test in lifecycle.rs).
     settings.shutdown_drain = Duration::ZERO;
