@@ -112,9 +112,29 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Database: `sqlite://FILE` (created on first start) or `sqlite::memory:`.
+    /// Database: `sqlite://FILE` (created on first start), `sqlite::memory:`, or
+    /// `postgres://USER@HOST:PORT/DB` (needed to run several instances; see `--redis-url`).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://parkstream.db")]
     pub database_url: String,
+
+    /// Redis, to run several instances on one PostgreSQL database: events flow through a
+    /// Redis Stream to every instance (`redis://HOST:PORT`). None: one instance, in-process fan-out.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// The Redis Stream's key (instances of one deployment share it).
+    #[arg(
+        long,
+        env = "PARKSTREAM_REDIS_STREAM",
+        default_value = "parkstream:events"
+    )]
+    pub redis_stream: String,
+
+    /// About how many events the Redis Stream keeps (`MAXLEN ~`); an instance that falls
+    /// further behind reads the rest from the database.
+    #[arg(long, env = "PARKSTREAM_REDIS_STREAM_LENGTH", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub redis_stream_length: u64,
 
     /// How many recent events are stored for clients resuming with `Last-Event-ID`.
     #[arg(long, env = "PARKSTREAM_HISTORY_SIZE", default_value_t = 10_000,

@@ -18,6 +18,7 @@
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -72,6 +73,13 @@ pub async fn run(
         .load(settings.history_size)
         .await
         .context("loading the stored state")?;
+    let cluster_store = match (&settings.redis_url, &store) {
+        (None, _) => None,
+        (Some(_), Store::Postgres(pg)) => Some(pg.clone()),
+        (Some(_), Store::Sqlite(_)) => anyhow::bail!(
+            "--redis-url runs several instances on one database: DATABASE_URL must be postgres://..."
+        ),
+    };
     let metrics = Arc::new(Metrics::new());
     let hub = Hub::new(
         HubConfig {
@@ -83,6 +91,9 @@ pub async fn run(
         snapshot.events.iter().map(writer::publishable),
         metrics.clone(),
     );
+    if cluster_store.is_some() {
+        hub.expect_remote_events();
+    }
     let state = State::from_loaded(snapshot.state);
     let read_model = ReadModel::new(state.lots(), hub.newest_id());
     read_model.update_contractors(state.contractors());
@@ -97,6 +108,33 @@ pub async fn run(
         };
         Some((update.parking_lot_id, sample))
     }));
+    let mut background = tokio::task::JoinSet::new();
+    let stop = CancellationToken::new();
+    let (cluster_writing, redis_health) = match (&cluster_store, &settings.redis_url) {
+        (Some(pg), Some(url)) => {
+            let appender =
+                cluster::Appender::new(url, &settings.redis_stream, settings.redis_stream_length)
+                    .context("the Redis URL")?;
+            let follower = cluster::Follower::new(
+                url,
+                &settings.redis_stream,
+                hub.clone(),
+                pg.clone(),
+                read_model.clone(),
+            )
+            .context("the Redis URL")?;
+            let health = follower.health.clone();
+            background.spawn(follower.run(stop.clone()));
+            let writing = writer::ClusterWriting {
+                store: pg.clone(),
+                lock: pg.write_lock(),
+                appender,
+                version: None,
+            };
+            (Some(writing), Some(health))
+        }
+        _ => (None, None),
+    };
     let (writer, writer_task) = Writer::spawn(
         state,
         store.clone(),
@@ -104,10 +142,10 @@ pub async fn run(
         read_model.clone(),
         snapshot.next_event_id,
         settings.history_size,
+        cluster_writing,
     );
 
     let (auth, admin_secret) = authenticator(&settings, &store).await?;
-    let stop = CancellationToken::new();
     let stop_demo = stop.clone();
     let app_state = http::AppState {
         writer,
@@ -120,13 +158,14 @@ pub async fn run(
         max_body_bytes: settings.max_body_bytes,
         shutdown: stop.clone(),
         shutdown_drain: settings.shutdown_drain,
+        redis_health,
     };
 
-    let mut background = tokio::task::JoinSet::new();
     background.spawn(ping_loop(hub, settings.ping_interval, stop.clone()));
     background.spawn(clock_loop(
         app_state.writer.clone(),
         settings.camera_timeout,
+        cluster_store.map(|pg| cluster::Leadership::new(pg.connect_options())),
         stop.clone(),
     ));
     if let Some(addr) = settings.metrics_bind {
@@ -235,15 +274,29 @@ async fn ping_loop(hub: Hub, every: Duration, stop: CancellationToken) {
 }
 
 /// Lets the time-based rules (silent cameras, overstays) run: every quarter of the camera
-/// timeout, at least every second, at most every 50 ms.
-async fn clock_loop(writer: Writer, camera_timeout: Duration, stop: CancellationToken) {
+/// timeout, at least every second, at most every 50 ms. In a cluster only the leader's clock
+/// ticks (its ticks also append events a failed append left behind).
+async fn clock_loop(
+    writer: Writer,
+    camera_timeout: Duration,
+    mut leadership: Option<cluster::Leadership>,
+    stop: CancellationToken,
+) {
     let every = (camera_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = interval.tick() => writer.tick(camera_timeout).await,
+            _ = interval.tick() => {
+                let leads = match leadership.as_mut() {
+                    Some(leadership) => leadership.check().await,
+                    None => true,
+                };
+                if leads {
+                    writer.tick(camera_timeout).await;
+                }
+            }
         }
     }
 }

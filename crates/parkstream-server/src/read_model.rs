@@ -48,6 +48,8 @@ impl Views {
 #[derive(Debug, Clone, Default)]
 pub struct ReadModel {
     views: Arc<RwLock<Views>>,
+    /// Notified when the newest event id it reflects moves.
+    moved: Arc<tokio::sync::Notify>,
 }
 
 impl ReadModel {
@@ -62,6 +64,7 @@ impl ReadModel {
                 contractor_lots: BTreeMap::new(),
                 last_event_id,
             })),
+            moved: Arc::default(),
         }
     }
 
@@ -78,10 +81,36 @@ impl ReadModel {
             views.sample(lot.id.as_str(), sample);
             views.lots.insert(lot.id.to_string(), lot.view());
         }
-        views.last_event_id = last_event_id;
+        views.last_event_id = views.last_event_id.max(last_event_id);
+        drop(views);
+        self.moved.notify_waiters();
     }
 
-    /// Records contractors' allocations (at start and after each commit that changed one).
+    /// Waits until the model reflects the event `id` (a cluster's instance learns of its own
+    /// writes through the stream); false if it did not within `patience`.
+    pub async fn wait_reflects(&self, id: u64, patience: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self
+                .views
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .last_event_id
+                >= id
+            {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Records contractors' allocations (at start, after each commit that changed one, and
+    /// from the database in a cluster).
     pub fn update_contractors<'a>(&self, contractors: impl IntoIterator<Item = &'a Contractor>) {
         let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
         for contractor in contractors {

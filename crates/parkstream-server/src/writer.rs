@@ -15,13 +15,14 @@ use parkstream_protocol::events::{Alert, CapacityUpdate, Event, Violation};
 use parkstream_protocol::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cluster::Appender;
 use crate::domain::camera::CameraReport;
 use crate::domain::contractor::{ContractorId, ContractorSettings};
 use crate::domain::gate::GateEvent;
 use crate::domain::{Change, CountReport, DomainError, LotId, LotSettings, State, Txn};
 use crate::hub::{Hub, PublishedEvent};
 use crate::read_model::ReadModel;
-use crate::store::{Batch, Store, StoredEvent};
+use crate::store::{Batch, PostgresStore, Store, StoredEvent, WriteLock};
 
 /// Most commands stored in one transaction.
 const MAX_GROUP: usize = 512;
@@ -96,6 +97,23 @@ impl std::fmt::Debug for Command {
     }
 }
 
+impl Command {
+    /// Answers "not stored" without applying the command.
+    fn refuse(self) {
+        match self {
+            Command::PutLot { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::ReportCounts { reply, .. }
+            | Command::ReportCameras { reply, .. }
+            | Command::Gate { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::PutContractor { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::ListContractors { reply } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::Alert { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::Violation { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::Tick { .. } => {}
+        }
+    }
+}
+
 /// A handle to send commands to the writer.
 #[derive(Debug, Clone)]
 pub struct Writer {
@@ -112,6 +130,7 @@ impl Writer {
         read_model: ReadModel,
         next_event_id: u64,
         history_size: u64,
+        cluster: Option<ClusterWriting>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(1024);
         let task = WriterTask {
@@ -123,6 +142,7 @@ impl Writer {
             next_event_id,
             history_size,
             added_since_trim: 0,
+            cluster,
         };
         (Self { tx }, tokio::spawn(task.run()))
     }
@@ -280,6 +300,16 @@ fn run<T: Send + 'static>(
     }
 }
 
+/// What a writer needs when it shares the database with other instances (see `cluster`).
+#[derive(Debug)]
+pub struct ClusterWriting {
+    pub store: PostgresStore,
+    pub lock: WriteLock,
+    pub appender: Appender,
+    /// The cluster version the writer's state reflects (`None`: not known, reload).
+    pub version: Option<u64>,
+}
+
 struct WriterTask {
     rx: mpsc::Receiver<Command>,
     state: State,
@@ -289,136 +319,61 @@ struct WriterTask {
     next_event_id: u64,
     history_size: u64,
     added_since_trim: u64,
+    cluster: Option<ClusterWriting>,
 }
 
 impl WriterTask {
     async fn run(mut self) {
         let mut commands = Vec::with_capacity(MAX_GROUP);
         while self.rx.recv_many(&mut commands, MAX_GROUP).await > 0 {
-            self.process(&mut commands).await;
+            if self.cluster.is_some() {
+                self.process_in_cluster(&mut commands).await;
+            } else {
+                self.process(&mut commands).await;
+            }
         }
         self.store.close().await;
     }
 
+    /// Bookkeeping after a commit of `stored` events.
+    fn committed(&mut self, stored: &[StoredEvent], trimmed: bool) {
+        self.next_event_id += stored.len() as u64;
+        self.added_since_trim = if trimmed {
+            0
+        } else {
+            self.added_since_trim + stored.len() as u64
+        };
+    }
+
     async fn process(&mut self, commands: &mut Vec<Command>) {
         let now = Timestamp::now();
-        let newest = self.hub.newest_id();
+        let newest = self.next_event_id - 1;
         let mut tx = self.state.begin();
-        let mut finishes: Vec<Finish> = Vec::with_capacity(commands.len());
-        for command in commands.drain(..) {
-            let finish = match command {
-                Command::PutLot {
-                    id,
-                    settings,
-                    reply,
-                } => run(&mut tx, reply, |tx| Ok(tx.put_lot(id, settings, now))),
-                Command::ReportCounts {
-                    reports,
-                    batch,
-                    reply,
-                } => run(&mut tx, reply, |tx| tx.report_counts(&reports, batch, now)),
-                Command::ReportCameras {
-                    reports,
-                    batch,
-                    reply,
-                } => run(&mut tx, reply, |tx| tx.report_cameras(&reports, batch, now)),
-                Command::Gate {
-                    events,
-                    batch,
-                    reply,
-                } => run(&mut tx, reply, |tx| tx.gate_events(&events, batch, now)),
-                Command::PutContractor {
-                    id,
-                    settings,
-                    reply,
-                } => run(&mut tx, reply, |tx| tx.put_contractor(id, settings, now)),
-                Command::ListContractors { reply } => {
-                    // Reflects the commands before it in this group, answered once they are
-                    // stored; the id is the newest event they publish.
-                    let event_count = tx.events().len() as u64;
-                    run(&mut tx, reply, |tx| {
-                        let state = tx.state();
-                        let mut views: Vec<_> = state
-                            .contractors()
-                            .map(|c| state.contractor_view(c))
-                            .collect();
-                        views.sort_by(|a, b| a.contractor_id.cmp(&b.contractor_id));
-                        Ok((views, newest + event_count))
-                    })
-                }
-                Command::Alert { id, action, reply } => run(&mut tx, reply, |tx| match action {
-                    Action::Acknowledge => tx.acknowledge_alert(&id, now),
-                    Action::Resolve => tx.resolve_alert(&id, now),
-                }),
-                Command::Violation { id, action, reply } => {
-                    run(&mut tx, reply, |tx| match action {
-                        Action::Acknowledge => tx.acknowledge_violation(&id, now),
-                        Action::Resolve => tx.resolve_violation(&id, now),
-                    })
-                }
-                Command::Tick { camera_timeout } => {
-                    tx.check_cameras(now, camera_timeout);
-                    tx.check_overstays(now);
-                    None
-                }
-            };
-            finishes.extend(finish);
-        }
+        let finishes = apply(&mut tx, commands, now, newest);
         if tx.changes().is_empty() && tx.events().is_empty() {
             drop(tx);
             finishes.into_iter().for_each(|finish| finish(true));
             return;
         }
-
-        let first_id = self.next_event_id;
-        let stored: Vec<StoredEvent> = tx
-            .events()
-            .iter()
-            .zip(first_id..)
-            .map(|(event, id)| StoredEvent {
-                id,
-                event_type: event.event_type(),
-                lot_id: event.parking_lot_id().map(str::to_owned),
-                owner: owner(tx.state(), event),
-                data: event.to_json(),
-                created_at: now,
-            })
-            .collect();
-        let last_id = first_id + stored.len() as u64 - 1;
-        let trim_through = (self.added_since_trim + stored.len() as u64 >= TRIM_EVERY)
-            .then(|| last_id.checked_sub(self.history_size))
-            .flatten();
+        let (stored, trim_through) = stored_events(
+            &tx,
+            now,
+            self.next_event_id,
+            self.added_since_trim,
+            self.history_size,
+        );
         let batch = Batch {
             changes: tx.changes(),
             events: &stored,
             trim_through,
         };
+        let last_id = self.next_event_id + stored.len() as u64 - 1;
         self.hub.begin_commit(last_id);
         match self.store.commit(&batch).await {
             Ok(()) => {
-                let lots: Vec<_> = tx
-                    .changes()
-                    .iter()
-                    .filter_map(|change| match change {
-                        Change::Lot(lot) => Some(lot.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                let contractors: Vec<_> = tx
-                    .changes()
-                    .iter()
-                    .filter_map(|change| match change {
-                        Change::Contractor(c) => Some(c.clone()),
-                        _ => None,
-                    })
-                    .collect();
+                let (lots, contractors) = changed(&tx);
                 drop(tx);
-                self.next_event_id = last_id + 1;
-                self.added_since_trim = if trim_through.is_some() {
-                    0
-                } else {
-                    self.added_since_trim + stored.len() as u64
-                };
+                self.committed(&stored, trim_through.is_some());
                 self.hub.publish(stored.iter().map(publishable));
                 self.read_model.update_contractors(&contractors);
                 self.read_model.update(&lots, self.hub.newest_id());
@@ -432,6 +387,227 @@ impl WriterTask {
             }
         }
     }
+
+    /// One group in a cluster: under the cluster's write lock, catch up with other instances,
+    /// make sure Redis takes appends, apply, commit, append, release. The events reach this
+    /// instance's hub through the stream like everyone else's.
+    async fn process_in_cluster(&mut self, commands: &mut Vec<Command>) {
+        let cluster = self.cluster.as_mut().expect("in a cluster");
+        let row = match cluster.lock.acquire().await {
+            Ok(row) => row,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot take the cluster's write lock");
+                return refuse(commands);
+            }
+        };
+        if cluster.version != Some(row.version) {
+            match cluster.store.load_state().await {
+                Ok((loaded, _)) => {
+                    self.state = State::from_loaded(loaded);
+                    cluster.version = Some(row.version);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot reload the state another instance changed");
+                    let _ = cluster.lock.release_appended(None).await;
+                    return refuse(commands);
+                }
+            }
+        }
+        self.next_event_id = row.next_event_id;
+        let newest = row.next_event_id - 1;
+        // Events stored but not yet on the stream go first; and while Redis is failing, this
+        // is the check that turns writes away (503) instead of storing what cannot be sent.
+        if row.appended_through < newest || !cluster.appender.health().ok() {
+            let flushed = match cluster.lock.events_after(row.appended_through).await {
+                Ok(pending) => cluster.appender.append(&pending).await.is_ok(),
+                Err(_) => false,
+            };
+            if !flushed {
+                let _ = cluster.lock.release_appended(None).await;
+                return refuse(commands);
+            }
+        }
+
+        let now = Timestamp::now();
+        let mut tx = self.state.begin();
+        let finishes = apply(&mut tx, commands, now, newest);
+        if tx.changes().is_empty() && tx.events().is_empty() {
+            drop(tx);
+            let cluster = self.cluster.as_mut().expect("in a cluster");
+            let _ = cluster.lock.release_appended(Some(newest)).await;
+            finishes.into_iter().for_each(|finish| finish(true));
+            return;
+        }
+        let (stored, trim_through) = stored_events(
+            &tx,
+            now,
+            self.next_event_id,
+            self.added_since_trim,
+            self.history_size,
+        );
+        let batch = Batch {
+            changes: tx.changes(),
+            events: &stored,
+            trim_through,
+        };
+        let cluster = self.cluster.as_mut().expect("in a cluster");
+        match cluster.lock.commit(&batch).await {
+            Ok(version) => {
+                cluster.version = Some(version);
+                let (_, contractors) = changed(&tx);
+                drop(tx);
+                let cluster = self.cluster.as_mut().expect("in a cluster");
+                let appended = cluster.appender.append(&stored).await.is_ok();
+                let last_id = newest + stored.len() as u64;
+                // If the append failed the events wait in the database; the next writer (or
+                // the timer leader within a second) appends them. They are stored, so the
+                // commands succeeded.
+                let _ = cluster
+                    .lock
+                    .release_appended(appended.then_some(last_id))
+                    .await;
+                self.committed(&stored, trim_through.is_some());
+                self.read_model.update_contractors(&contractors);
+                if appended && !stored.is_empty() {
+                    // Read your writes: answer once this instance's stream reader has them.
+                    self.read_model
+                        .wait_reflects(last_id, Duration::from_secs(2))
+                        .await;
+                }
+                finishes.into_iter().for_each(|finish| finish(true));
+            }
+            Err(err) => {
+                tracing::error!(error = %err, commands = finishes.len(), "commit failed; nothing of the group was stored");
+                tx.rollback();
+                finishes.into_iter().for_each(|finish| finish(false));
+            }
+        }
+    }
+}
+
+/// The stored form of the events a transaction emitted (ids from `next_event_id`), and how
+/// far to trim stored history.
+fn stored_events(
+    tx: &Txn<'_>,
+    now: Timestamp,
+    next_event_id: u64,
+    added_since_trim: u64,
+    history_size: u64,
+) -> (Vec<StoredEvent>, Option<u64>) {
+    let stored: Vec<StoredEvent> = tx
+        .events()
+        .iter()
+        .zip(next_event_id..)
+        .map(|(event, id)| StoredEvent {
+            id,
+            event_type: event.event_type(),
+            lot_id: event.parking_lot_id().map(str::to_owned),
+            owner: owner(tx.state(), event),
+            data: event.to_json(),
+            created_at: now,
+        })
+        .collect();
+    let last_id = next_event_id + stored.len() as u64 - 1;
+    let trim_through = (!stored.is_empty() && added_since_trim + stored.len() as u64 >= TRIM_EVERY)
+        .then(|| last_id.checked_sub(history_size))
+        .flatten();
+    (stored, trim_through)
+}
+
+/// Answers every command "not stored" (503) without applying it.
+fn refuse(commands: &mut Vec<Command>) {
+    for command in commands.drain(..) {
+        command.refuse();
+    }
+}
+
+/// The lots and contractors a transaction changed.
+fn changed(
+    tx: &Txn<'_>,
+) -> (
+    Vec<crate::domain::Lot>,
+    Vec<crate::domain::contractor::Contractor>,
+) {
+    let mut lots = Vec::new();
+    let mut contractors = Vec::new();
+    for change in tx.changes() {
+        match change {
+            Change::Lot(lot) => lots.push(lot.clone()),
+            Change::Contractor(c) => contractors.push(c.clone()),
+            _ => {}
+        }
+    }
+    (lots, contractors)
+}
+
+/// Applies a group of commands in order to the transaction; answers how to finish each
+/// accepted one once the group's fate is known. `newest` is the id of the newest event stored
+/// before this group.
+fn apply(
+    tx: &mut Txn<'_>,
+    commands: &mut Vec<Command>,
+    now: Timestamp,
+    newest: u64,
+) -> Vec<Finish> {
+    let mut finishes: Vec<Finish> = Vec::with_capacity(commands.len());
+    for command in commands.drain(..) {
+        let finish = match command {
+            Command::PutLot {
+                id,
+                settings,
+                reply,
+            } => run(tx, reply, |tx| Ok(tx.put_lot(id, settings, now))),
+            Command::ReportCounts {
+                reports,
+                batch,
+                reply,
+            } => run(tx, reply, |tx| tx.report_counts(&reports, batch, now)),
+            Command::ReportCameras {
+                reports,
+                batch,
+                reply,
+            } => run(tx, reply, |tx| tx.report_cameras(&reports, batch, now)),
+            Command::Gate {
+                events,
+                batch,
+                reply,
+            } => run(tx, reply, |tx| tx.gate_events(&events, batch, now)),
+            Command::PutContractor {
+                id,
+                settings,
+                reply,
+            } => run(tx, reply, |tx| tx.put_contractor(id, settings, now)),
+            Command::ListContractors { reply } => {
+                // Reflects the commands before it in this group, answered once they are
+                // stored; the id is the newest event they publish.
+                let event_count = tx.events().len() as u64;
+                run(tx, reply, |tx| {
+                    let state = tx.state();
+                    let mut views: Vec<_> = state
+                        .contractors()
+                        .map(|c| state.contractor_view(c))
+                        .collect();
+                    views.sort_by(|a, b| a.contractor_id.cmp(&b.contractor_id));
+                    Ok((views, newest + event_count))
+                })
+            }
+            Command::Alert { id, action, reply } => run(tx, reply, |tx| match action {
+                Action::Acknowledge => tx.acknowledge_alert(&id, now),
+                Action::Resolve => tx.resolve_alert(&id, now),
+            }),
+            Command::Violation { id, action, reply } => run(tx, reply, |tx| match action {
+                Action::Acknowledge => tx.acknowledge_violation(&id, now),
+                Action::Resolve => tx.resolve_violation(&id, now),
+            }),
+            Command::Tick { camera_timeout } => {
+                tx.check_cameras(now, camera_timeout);
+                tx.check_overstays(now);
+                None
+            }
+        };
+        finishes.extend(finish);
+    }
+    finishes
 }
 
 /// The contractor an event belongs to: an alert's or violation's contractor, or the

@@ -32,13 +32,13 @@ async fn healthz() -> Json<serde_json::Value> {
     get,
     path = "/readyz",
     tag = "operations",
-    summary = "Readiness: the database answers",
+    summary = "Readiness: the database (and Redis, in a cluster) answers",
     responses(
         (status = 200, description = "Ready", body = serde_json::Value),
         (status = 503, description = "Not ready or shutting down", body = serde_json::Value)
     )
 )]
-/// 200 when the database answers; 503 when it does not or the server is shutting down, so a
+/// 200 when the database (and, with `--redis-url`, Redis) answers; 503 when it does not or the server is shutting down, so a
 /// load balancer stops sending new clients here.
 async fn readyz(State(app): State<AppState>) -> Response {
     if app.shutdown.is_cancelled() {
@@ -48,15 +48,32 @@ async fn readyz(State(app): State<AppState>) -> Response {
         )
             .into_response();
     }
-    match app.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "checks": {"database": "ok"}})).into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "checks": {"database": "unreachable"}})),
-            )
-                .into_response()
-        }
+    let database = app.store.ping().await;
+    if let Err(err) = &database {
+        tracing::warn!(error = %err, "readiness check: the database does not answer");
     }
+    let mut checks = serde_json::Map::new();
+    checks.insert(
+        "database".into(),
+        json!(if database.is_ok() {
+            "ok"
+        } else {
+            "unreachable"
+        }),
+    );
+    let mut ready = database.is_ok();
+    if let Some(redis) = &app.redis_health {
+        // The stream reader talks to Redis at least every second; its last answer is fresh.
+        ready &= redis.ok();
+        checks.insert(
+            "redis".into(),
+            json!(if redis.ok() { "ok" } else { "unreachable" }),
+        );
+    }
+    let (status, word) = if ready {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (status, Json(json!({"status": word, "checks": checks}))).into_response()
 }

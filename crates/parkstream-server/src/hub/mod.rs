@@ -211,6 +211,13 @@ impl Hub {
         self.inner.committing.store(last_id, Ordering::Release);
     }
 
+    /// In a cluster: any id newer than the newest published may be on its way from another
+    /// instance (the client read it there), so a client resuming from one waits for it (see
+    /// [`Hub::settle`]) before an id that never arrives gets `reset`.
+    pub fn expect_remote_events(&self) {
+        self.inner.committing.store(u64::MAX, Ordering::Release);
+    }
+
     /// The commit failed: its ids will never be published.
     pub fn abandon_commit(&self) {
         let newest = self.newest_id();

@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod client;
+mod cluster;
 mod crash;
 mod day;
 mod fanout;

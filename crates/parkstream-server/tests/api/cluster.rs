@@ -1,0 +1,618 @@
+//! Scale-out (SPEC 7): several instances on one PostgreSQL database and one Redis Stream.
+//!
+//! These need the machine's PostgreSQL (`PARKSTREAM_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/test`) and Redis (`PARKSTREAM_TEST_REDIS`, default
+//! `redis://127.0.0.1:6379`); the Redis restart test starts its own `redis-server`. Outside
+//! CI a missing service skips a test with a message; in CI (`CI=true`) it fails it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use parkstream_protocol::sse::SseItem;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    create_postgres_database, spawn_app_with, spawn_binary, EventStream, TestApp, PATIENCE,
+};
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
+
+/// The services a cluster needs, or `None` (outside CI) when one is missing.
+async fn services() -> Option<(String, String)> {
+    let postgres = std::env::var("PARKSTREAM_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES.to_owned());
+    let redis = std::env::var("PARKSTREAM_TEST_REDIS")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_REDIS.to_owned());
+    let pg_up = {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&postgres).await.is_ok()
+    };
+    let redis_up = redis_answers(&redis).await;
+    if pg_up && redis_up {
+        return Some((postgres, redis));
+    }
+    let missing = format!("PostgreSQL at {postgres} up: {pg_up}; Redis at {redis} up: {redis_up}");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the cluster tests need both services in CI: {missing}"
+    );
+    eprintln!("skipping a cluster test: {missing}");
+    None
+}
+
+async fn redis_answers(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let Ok(Ok(mut conn)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    else {
+        return false;
+    };
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .is_ok()
+}
+
+/// Where a cluster's instances meet: one new database and one new stream key.
+struct Meeting {
+    database_url: String,
+    redis_url: String,
+    stream: String,
+}
+
+impl Meeting {
+    async fn new(postgres: &str, redis_url: &str) -> Self {
+        Self {
+            database_url: create_postgres_database(postgres).await,
+            redis_url: redis_url.to_owned(),
+            stream: format!("parkstream:test:{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Starts one instance (in this process, on its own port).
+    async fn instance(&self) -> TestApp {
+        self.instance_with(|_| {}).await
+    }
+
+    async fn instance_with(
+        &self,
+        configure: impl FnOnce(&mut parkstream_server::config::ServeSettings),
+    ) -> TestApp {
+        spawn_app_with(|s| {
+            s.database_url = self.database_url.clone();
+            s.redis_url = Some(self.redis_url.clone());
+            s.redis_stream = self.stream.clone();
+            configure(s);
+        })
+        .await
+    }
+
+    /// The command-line flags of an instance started as a process.
+    fn args(&self) -> Vec<String> {
+        [
+            "--auth",
+            "none",
+            "--database-url",
+            &self.database_url,
+            "--redis-url",
+            &self.redis_url,
+            "--redis-stream",
+            &self.stream,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+}
+
+/// The next `n` capacity updates' ids and `occupied` values (skipping other events).
+async fn next_updates(stream: &mut EventStream, n: usize) -> Vec<(u64, u64)> {
+    let mut updates = Vec::with_capacity(n);
+    while updates.len() < n {
+        let event = stream.next_event().await;
+        if event.event == "capacity_update" {
+            let data: Value = serde_json::from_str(&event.data).unwrap();
+            let id = event
+                .id
+                .as_deref()
+                .expect("an id")
+                .parse()
+                .expect("numeric");
+            updates.push((id, data["occupied"].as_u64().unwrap()));
+        }
+    }
+    updates
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_through_each_of_three_instances_reach_every_subscriber_once_in_one_order()
+{
+    let Some((postgres, redis)) = services().await else {
+        return;
+    };
+    let meeting = Meeting::new(&postgres, &redis).await;
+    let nodes = [
+        meeting.instance().await,
+        meeting.instance().await,
+        meeting.instance().await,
+    ];
+    nodes[0].put_lot("a", 1_000).await;
+    // The lot is known everywhere once its event went round.
+    for node in &nodes {
+        wait_until(|| async {
+            node.http
+                .get(node.url("/api/lots/a"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+        })
+        .await;
+    }
+    let mut streams = Vec::new();
+    for node in &nodes {
+        let mut stream = node.subscribe("lots=a").await;
+        stream.connected().await;
+        streams.push(stream);
+    }
+
+    // Ten counts through each instance, all at once.
+    let per_node = 10u32;
+    let mut writers = tokio::task::JoinSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let (http, url) = (node.http.clone(), node.url("/api/capacity/update"));
+        writers.spawn(async move {
+            for i in 0..per_node {
+                let occupied = (n as u32) * 100 + i + 1;
+                let response = http
+                    .post(&url)
+                    .json(&json!({"parkingLotId": "a", "occupied": occupied}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+
+    let total = 3 * per_node as usize;
+    let mut seen = Vec::new();
+    for stream in &mut streams {
+        seen.push(next_updates(stream, total).await);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "instances 1 and 2 delivered the same sequence"
+    );
+    assert_eq!(
+        seen[0], seen[2],
+        "instances 1 and 3 delivered the same sequence"
+    );
+    let ids: Vec<u64> = seen[0].iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+    let values: BTreeSet<u64> = seen[0].iter().map(|(_, v)| *v).collect();
+    assert_eq!(values.len(), total, "every published count once");
+    for stream in &mut streams {
+        stream.expect_silence(Duration::from_millis(300)).await;
+    }
+    // Each instance's own counts arrive in the order it sent them.
+    for n in 0..3u64 {
+        let mine: Vec<u64> = seen[0]
+            .iter()
+            .map(|(_, v)| *v)
+            .filter(|v| v / 100 == n)
+            .collect();
+        assert_eq!(mine, (n * 100 + 1..=n * 100 + 10).collect::<Vec<_>>());
+    }
+    // Every instance answers the same state, with the newest id.
+    let last = seen[0].last().unwrap();
+    for node in &nodes {
+        let response = node.http.get(node.url("/api/lots/a")).send().await.unwrap();
+        assert_eq!(
+            response.headers()["last-event-id"].to_str().unwrap(),
+            last.0.to_string()
+        );
+        let lot: Value = response.json().await.unwrap();
+        assert_eq!(lot["occupied"], last.1);
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_moves_to_another_instance_with_its_last_id_misses_nothing() {
+    let Some((postgres, redis)) = services().await else {
+        return;
+    };
+    let meeting = Meeting::new(&postgres, &redis).await;
+    let (a, b, c) = (
+        meeting.instance().await,
+        meeting.instance().await,
+        meeting.instance().await,
+    );
+    a.put_lot("a", 1_000).await;
+    let mut on_a = a.subscribe("lots=a").await;
+    on_a.connected().await;
+    for occupied in 1..=5 {
+        b.set_count("a", occupied).await;
+    }
+    let first = next_updates(&mut on_a, 5).await;
+    let last_id = first.last().unwrap().0.to_string();
+    drop(on_a);
+    for occupied in 6..=10 {
+        b.set_count("a", occupied).await;
+    }
+    let mut on_c = c.subscribe_from("lots=a", Some(&last_id)).await;
+    assert_eq!(on_c.connected().await["resumed"], true);
+    let rest = next_updates(&mut on_c, 5).await;
+    assert_eq!(
+        rest.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        vec![6, 7, 8, 9, 10]
+    );
+    assert!(rest[0].0 > first[4].0);
+    on_c.expect_silence(Duration::from_millis(300)).await;
+    for node in [a, b, c] {
+        node.stop().await;
+    }
+}
+
+async fn gate_entry(node: &TestApp, plate: &str) -> reqwest::StatusCode {
+    node.http
+        .post(node.url("/api/monitor/gate"))
+        .json(&json!({"parkingLotId": "a", "gateId": "north", "event": "vehicle_entry", "plateNumber": plate}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_gate_events_through_three_instances_count_exactly_and_raise_one_alert() {
+    let Some((postgres, redis)) = services().await else {
+        return;
+    };
+    let meeting = Meeting::new(&postgres, &redis).await;
+    let nodes = [
+        meeting.instance().await,
+        meeting.instance().await,
+        meeting.instance().await,
+    ];
+    nodes[0].put_lot("a", 40).await;
+    let mut entries = tokio::task::JoinSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for i in 0..20 {
+            let (http, url) = (node.http.clone(), node.url("/api/monitor/gate"));
+            entries.spawn(async move {
+                http.post(url)
+                    .json(&json!({"parkingLotId": "a", "gateId": "north",
+                                  "event": "vehicle_entry", "plateNumber": format!("KA{n}X{i:04}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        }
+    }
+    while let Some(status) = entries.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    for node in &nodes {
+        wait_until(|| async { node.get_json("/api/lots/a").await["occupied"] == 60 }).await;
+    }
+    let alerts = nodes[1].get_json("/api/alerts?lot=a").await;
+    let alerts = alerts.as_array().expect("a list");
+    let of_type = |t: &str| alerts.iter().filter(|a| a["type"] == t).count();
+    assert_eq!(of_type("capacity_breach"), 1, "{alerts:?}");
+    assert_eq!(of_type("capacity_warning"), 1, "{alerts:?}");
+    let breach = alerts
+        .iter()
+        .find(|a| a["type"] == "capacity_breach")
+        .unwrap();
+    assert_eq!(breach["severity"], "critical");
+    assert_eq!(gate_entry(&nodes[2], "KA9Z0001").await, 200);
+    assert_eq!(nodes[0].get_json("/api/lots/a").await["occupied"], 61);
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_camera_raises_one_alert_in_the_whole_cluster() {
+    let Some((postgres, redis)) = services().await else {
+        return;
+    };
+    let meeting = Meeting::new(&postgres, &redis).await;
+    let fast = |s: &mut parkstream_server::config::ServeSettings| {
+        s.camera_timeout = Duration::from_millis(300);
+    };
+    let nodes = [
+        meeting.instance_with(fast).await,
+        meeting.instance_with(fast).await,
+        meeting.instance_with(fast).await,
+    ];
+    nodes[0].put_lot("a", 100).await;
+    let mut alerts = nodes[2].subscribe("types=alert").await;
+    alerts.connected().await;
+    let response = nodes[1]
+        .http
+        .post(nodes[1].url("/api/monitor/lot"))
+        .json(&json!({"parkingLotId": "a", "cameraId": "cam-1", "occupied": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (kind, offline) = alerts.next_data().await;
+    assert_eq!(
+        (kind.as_str(), offline["type"].as_str()),
+        ("alert", Some("camera_offline"))
+    );
+    alerts.expect_silence(Duration::from_secs(1)).await;
+    let listed = nodes[0].get_json("/api/alerts?lot=a").await;
+    let offline = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "camera_offline")
+        .count();
+    assert_eq!(offline, 1, "{listed}");
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// A `redis-server` of the test's own, on a spare port, that it can stop and start again.
+struct OwnRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (scripts/setup.sh)");
+        self.child = Some(child);
+        let url = self.url();
+        wait_until(|| redis_answers(&url)).await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_restarts_writes_fail_cleanly_and_subscribers_get_every_acknowledged_event() {
+    let Some((postgres, _)) = services().await else {
+        return;
+    };
+    let mut redis = OwnRedis::start().await;
+    let meeting = Meeting::new(&postgres, &redis.url()).await;
+    let (a, b) = (meeting.instance().await, meeting.instance().await);
+    a.put_lot("a", 100_000).await;
+    let mut on_b = b.subscribe("lots=a").await;
+    on_b.connected().await;
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    let post = |occupied: u64| {
+        let (http, url) = (a.http.clone(), a.url("/api/capacity/update"));
+        async move {
+            let response = http
+                .post(url)
+                .json(&json!({"parkingLotId": "a", "occupied": occupied}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let mut occupied = 0;
+    for _ in 0..5 {
+        occupied += 1;
+        assert_eq!(post(occupied).await.0, 200);
+        acknowledged.push(occupied);
+    }
+
+    redis.stop().await;
+    // Writes are refused (once the failure is seen), never acknowledged and lost.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while refused < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writes keep succeeding without Redis"
+        );
+        occupied += 1;
+        let (status, body) = post(occupied).await;
+        match status.as_u16() {
+            200 => acknowledged.push(occupied),
+            503 => {
+                refused += 1;
+                assert!(
+                    body["error"]["code"].is_string(),
+                    "the SPEC's error shape: {body}"
+                );
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    wait_until(|| async {
+        let response = a.http.get(a.url("/readyz")).send().await.unwrap();
+        response.status() == 503
+    })
+    .await;
+    let ready: Value = a
+        .http
+        .get(a.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["redis"], "unreachable");
+
+    redis.restart().await;
+    // The instances recover by themselves.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writes did not recover"
+        );
+        occupied += 1;
+        if post(occupied).await.0 == 200 {
+            acknowledged.push(occupied);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..5 {
+        occupied += 1;
+        assert_eq!(post(occupied).await.0, 200);
+        acknowledged.push(occupied);
+    }
+    wait_until(|| async { b.http.get(b.url("/readyz")).send().await.unwrap().status() == 200 })
+        .await;
+
+    // Every acknowledged count reaches the subscriber on the other instance, in order, once
+    // (or the stream says `reset`: the client would reload).
+    let mut received = Vec::new();
+    while received.last() != acknowledged.last() {
+        match on_b.next_item().await.expect("the stream stays open") {
+            SseItem::Event(e) if e.event == "reset" => panic!("got a reset; nothing was lost here"),
+            SseItem::Event(e) if e.event == "capacity_update" => {
+                let data: Value = serde_json::from_str(&e.data).unwrap();
+                received.push(data["occupied"].as_u64().unwrap());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        received, acknowledged,
+        "exactly the acknowledged counts, in order"
+    );
+    a.stop().await;
+    b.stop().await;
+    redis.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_a_killed_instance_resume_on_another() {
+    let Some((postgres, redis)) = services().await else {
+        return;
+    };
+    let meeting = Meeting::new(&postgres, &redis).await;
+    let args = meeting.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut doomed = spawn_binary(&args, &[]).await;
+    let survivor = spawn_binary(&args, &[]).await;
+    let http = reqwest::Client::new();
+    let put = http
+        .put(format!("{}/api/lots/a", survivor.base))
+        .json(&json!({"name": "A", "totalSlots": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let publish = |occupied: u64| {
+        let (http, url) = (
+            http.clone(),
+            format!("{}/api/capacity/update", survivor.base),
+        );
+        async move {
+            let response = http
+                .post(url)
+                .json(&json!({"parkingLotId": "a", "occupied": occupied}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+
+    let response = http
+        .get(format!("{}/api/sse/dashboard?lots=a", doomed.base))
+        .send()
+        .await
+        .unwrap();
+    let mut stream = EventStream::new(response);
+    stream.connected().await;
+    for occupied in 1..=3 {
+        publish(occupied).await;
+    }
+    let seen = next_updates(&mut stream, 3).await;
+    doomed.child.kill().await.unwrap();
+    stream.expect_end().await;
+    for occupied in 4..=6 {
+        publish(occupied).await;
+    }
+    let last = seen.last().unwrap().0.to_string();
+    let response = http
+        .get(format!("{}/api/sse/dashboard?lots=a", survivor.base))
+        .header("Last-Event-ID", &last)
+        .send()
+        .await
+        .unwrap();
+    let mut resumed = EventStream::new(response);
+    assert_eq!(resumed.connected().await["resumed"], true);
+    publish(7).await;
+    let rest = next_updates(&mut resumed, 4).await;
+    assert_eq!(
+        rest.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
+}
+
+/// Polls `condition` until it holds, failing after [`PATIENCE`].
+async fn wait_until<F, Fut>(mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the condition did not hold in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
