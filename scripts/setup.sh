@@ -22,3 +22,35 @@ fi
 if ! command -v schemathesis >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
+
+# PostgreSQL and Redis, for the PostgreSQL run of the integration suite and the cluster tests
+# (tests/api/cluster.rs): installed from Debian's packages if missing, started if not running.
+if ! command -v pg_ctlcluster >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+# The tests connect as postgres over TCP without a password: the machine's setting (trust on
+# loopback). A fresh Debian install asks for one; allow loopback the same way then.
+if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+  hba=$(su postgres -c "psql -Atc 'show hba_file'")
+  sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  su postgres -c "psql -Atc 'select pg_reload_conf()'" >/dev/null
+fi
+psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1 from pg_database where datname = 'test'" | grep -q 1 ||
+  psql -h 127.0.0.1 -U postgres -d postgres -qc 'create database test'
+
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
+fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust unit and integration tests (real server on
-# 127.0.0.1:0, real SQLite files), a schemathesis fuzz of the API from its OpenAPI document,
+# 127.0.0.1:0, real SQLite files), the integration suite again on PostgreSQL, the cluster tests
+# (PostgreSQL and Redis on this machine; scripts/setup.sh starts them), a schemathesis fuzz of the API from its OpenAPI document,
 # then the browser client's tests under Node against the real server binary. Exits non-zero
 # on the first failure. The Node suites (the dashboard in headless Chromium, then the browser
 # client) run against the same debug binary.
@@ -9,6 +10,22 @@ cd "$(dirname "$0")/.."
 
 cargo build --locked --bin parkstream
 cargo test --workspace --locked
+
+# The same integration suite on PostgreSQL: each test creates its own database there; those of
+# earlier runs are dropped first.
+export PARKSTREAM_TEST_POSTGRES="${PARKSTREAM_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
+if pg_isready -q -d "$PARKSTREAM_TEST_POSTGRES"; then
+  for db in $(psql "$PARKSTREAM_TEST_POSTGRES" -Atc "select datname from pg_database where datname like 'parkstream_t_%'"); do
+    psql "$PARKSTREAM_TEST_POSTGRES" -qc "drop database if exists $db" >/dev/null
+  done
+  cargo test --locked -p parkstream-server --test api
+elif [ "${CI:-}" = true ]; then
+  echo "PostgreSQL is not running at $PARKSTREAM_TEST_POSTGRES: scripts/setup.sh starts it" >&2
+  exit 1
+else
+  echo "skipping the PostgreSQL run: nothing answers at $PARKSTREAM_TEST_POSTGRES"
+fi
+unset PARKSTREAM_TEST_POSTGRES
 
 if command -v schemathesis >/dev/null; then
   python3 scripts/fuzz_api.py target/debug/parkstream

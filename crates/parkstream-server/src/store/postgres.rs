@@ -64,19 +64,25 @@ impl PostgresStore {
     }
 
     pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
-        let (state, next_event_id) = self.load_state().await?;
         let limit = i64::try_from(history_size).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        // One snapshot: other instances may be committing while this one starts.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
+        let (state, next_event_id) = load_state(&mut tx).await?;
         let events = sqlx::query(
             "SELECT id, type, lot_id, owner, data, created_at FROM
                (SELECT * FROM events ORDER BY id DESC LIMIT $1) AS newest
              ORDER BY id",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(event_of)
         .collect::<Result<Vec<_>, StoreError>>()?;
+        tx.commit().await?;
         Ok(Snapshot {
             state,
             events,
@@ -91,20 +97,9 @@ impl PostgresStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .execute(&mut *tx)
             .await?;
-        let state = Loaded {
-            lots: load_lots(&mut tx).await?,
-            contractors: load_contractors(&mut tx).await?,
-            stays: load_stays(&mut tx).await?,
-            cameras: load_cameras(&mut tx).await?,
-            open_alerts: load_open_alerts(&mut tx).await?,
-            open_violations: load_open_violations(&mut tx).await?,
-            gate_answers: load_gate_answers(&mut tx).await?,
-        };
-        let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
-            .fetch_one(&mut *tx)
-            .await?;
+        let loaded = load_state(&mut tx).await?;
         tx.commit().await?;
-        Ok((state, newest as u64 + 1))
+        Ok(loaded)
     }
 
     /// Every lot and contractor, and the newest event id they reflect, read in one snapshot
@@ -284,6 +279,22 @@ impl PostgresStore {
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn load_state(conn: &mut PgConnection) -> Result<(Loaded, u64), StoreError> {
+    let state = Loaded {
+        lots: load_lots(conn).await?,
+        contractors: load_contractors(conn).await?,
+        stays: load_stays(conn).await?,
+        cameras: load_cameras(conn).await?,
+        open_alerts: load_open_alerts(conn).await?,
+        open_violations: load_open_violations(conn).await?,
+        gate_answers: load_gate_answers(conn).await?,
+    };
+    let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((state, newest as u64 + 1))
 }
 
 async fn load_lots(conn: &mut PgConnection) -> Result<Vec<Lot>, StoreError> {
