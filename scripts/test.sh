@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust unit and integration tests (real server on
-# 127.0.0.1:0, real SQLite files), the integration suite again on PostgreSQL, the cluster tests
-# (PostgreSQL and Redis on this machine; scripts/setup.sh starts them), a schemathesis fuzz of the API from its OpenAPI document,
-# then the browser client's tests under Node against the real server binary. Exits non-zero
-# on the first failure. The Node suites (the dashboard in headless Chromium, then the browser
+# 127.0.0.1:0, real SQLite files; the cluster tests on this machine's PostgreSQL and Redis,
+# which scripts/setup.sh starts), the integration suite again on PostgreSQL, a schemathesis
+# fuzz of the API from its OpenAPI document, then the browser client's tests under Node
+# against the real server binary. Exits non-zero on the first failure. The Node suites (the dashboard in headless Chromium, then the browser
 # client) run against the same debug binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
