@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --bin parkstream
+# The cluster tests each use a stream of their own on the local Redis; drop earlier runs'.
+if command -v redis-cli >/dev/null && redis-cli ping >/dev/null 2>&1; then
+  redis-cli --scan --pattern 'parkstream:test:*' | xargs -r redis-cli del >/dev/null
+fi
 cargo test --workspace --locked
 
 # The same integration suite on PostgreSQL: each test creates its own database there; those of
