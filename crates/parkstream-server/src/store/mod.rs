@@ -3,6 +3,7 @@
 //! batches (group commit), and the store answers with small typed errors.
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 use parkstream_protocol::events::{Alert, Violation};

@@ -50,13 +50,7 @@ impl PostgresStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         // Event ids start from the creation time (ms × 1000) so that a client holding an id
         // from a wiped and re-created store gets `reset`, not a replay of unrelated events.
-        let base = Timestamp::now().unix_millis().max(1) * 1000;
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('event_id_base', $1) ON CONFLICT DO NOTHING",
-        )
-        .bind(base.to_string())
-        .execute(&pool)
-        .await?;
+        init_event_ids(&mut *pool.acquire().await?).await?;
         Ok(Self {
             pool,
             options: options.into(),
@@ -64,24 +58,13 @@ impl PostgresStore {
     }
 
     pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
-        let limit = i64::try_from(history_size).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
         // One snapshot: other instances may be committing while this one starts.
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .execute(&mut *tx)
             .await?;
         let (state, next_event_id) = load_state(&mut tx).await?;
-        let events = sqlx::query(
-            "SELECT id, type, lot_id, owner, data, created_at FROM
-               (SELECT * FROM events ORDER BY id DESC LIMIT $1) AS newest
-             ORDER BY id",
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(event_of)
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        let events = load_history(&mut tx, history_size).await?;
         tx.commit().await?;
         Ok(Snapshot {
             state,
@@ -152,67 +135,27 @@ impl PostgresStore {
 
     pub(super) async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        write_batch(&mut tx, batch).await?;
+        write_batch_and_bump(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub(super) async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
-        // Alerts keep their contractor only in the JSON (most have none).
-        self.list(
-            "alerts",
-            "(data::jsonb ->> 'contractorId')",
-            "created_at",
-            query,
-        )
-        .await
+        self.page(list_select("alerts", ALERT_CONTRACTOR, "created_at", query))
+            .await
     }
 
     pub(super) async fn violations(
         &self,
         query: &ListQuery,
     ) -> Result<Page<Violation>, StoreError> {
-        self.list("violations", "contractor_id", "timestamp", query)
-            .await
-    }
-
-    /// The rows of `table` matching `query`, newest (by `time_column`) first.
-    async fn list<T: serde::de::DeserializeOwned>(
-        &self,
-        table: &str,
-        contractor_column: &str,
-        time_column: &str,
-        query: &ListQuery,
-    ) -> Result<Page<T>, StoreError> {
-        let mut select =
-            QueryBuilder::<Postgres>::new(format!("SELECT data FROM {table} WHERE 1 = 1"));
-        if let Some(status) = &query.status {
-            select.push(" AND status = ").push_bind(status.clone());
-        }
-        if let Some(lot) = &query.lot {
-            select.push(" AND lot_id = ").push_bind(lot.clone());
-        }
-        if let Some(lots) = &query.lots {
-            if lots.is_empty() {
-                select.push(" AND 1 = 0");
-            } else {
-                select.push(" AND lot_id IN (");
-                let mut each = select.separated(", ");
-                for lot in lots {
-                    each.push_bind(lot.clone());
-                }
-                select.push(")");
-            }
-        }
-        if let Some(contractor) = &query.contractor {
-            select
-                .push(format!(" AND {contractor_column} = "))
-                .push_bind(contractor.clone());
-        }
-        select
-            .push(format!(" ORDER BY {time_column} DESC, seq DESC LIMIT "))
-            .push_bind(i64::from(query.limit));
-        self.page(select).await
+        self.page(list_select(
+            "violations",
+            "contractor_id",
+            "timestamp",
+            query,
+        ))
+        .await
     }
 
     /// Runs a `SELECT data ...` and reads the newest event id in the same read transaction,
@@ -230,45 +173,15 @@ impl PostgresStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        let items = rows
-            .iter()
-            .map(|row| json_of(&row.try_get::<String, _>("data")?))
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            last_event_id: newest as u64,
-        })
+        page_of(&rows, newest)
     }
 
     pub(super) async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
-        let sql = match table {
-            Table::Alerts => "SELECT count(*) FROM alerts WHERE id = $1",
-            Table::Violations => "SELECT count(*) FROM violations WHERE id = $1",
-        };
-        let count: i64 = sqlx::query_scalar(sql)
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(count > 0)
+        exists(&mut *self.pool.acquire().await?, table, id).await
     }
 
     pub(super) async fn generated_secret(&self) -> Result<String, StoreError> {
-        let fresh = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('jwt_secret', $1) ON CONFLICT DO NOTHING",
-        )
-        .bind(fresh)
-        .execute(&self.pool)
-        .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'jwt_secret'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        generated_secret(&mut *self.pool.acquire().await?).await
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
@@ -281,217 +194,18 @@ impl PostgresStore {
     }
 }
 
-async fn load_state(conn: &mut PgConnection) -> Result<(Loaded, u64), StoreError> {
-    let state = Loaded {
-        lots: load_lots(conn).await?,
-        contractors: load_contractors(conn).await?,
-        stays: load_stays(conn).await?,
-        cameras: load_cameras(conn).await?,
-        open_alerts: load_open_alerts(conn).await?,
-        open_violations: load_open_violations(conn).await?,
-        gate_answers: load_gate_answers(conn).await?,
-    };
-    let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok((state, newest as u64 + 1))
-}
+super::sql::shared_sql!(Postgres, PgConnection, PgRow);
 
-async fn load_lots(conn: &mut PgConnection) -> Result<Vec<Lot>, StoreError> {
-    sqlx::query(
-        "SELECT id, name, total_slots, warning_threshold, max_stay_seconds, occupied, updated_at
-         FROM lots",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| {
-        let max_stay: Option<i64> = row.try_get("max_stay_seconds")?;
-        Ok(Lot {
-            id: lot_id(row, "id")?,
-            settings: LotSettings {
-                name: row.try_get("name")?,
-                total_slots: u32_of(row.try_get("total_slots")?)?,
-                warning_threshold: row.try_get("warning_threshold")?,
-                max_stay_seconds: max_stay.map(|s| s as u64),
-            },
-            occupied: u32_of(row.try_get("occupied")?)?,
-            updated_at: timestamp_of(&row.try_get::<String, _>("updated_at")?)?,
-        })
-    })
-    .collect()
-}
-
-async fn load_contractors(conn: &mut PgConnection) -> Result<Vec<Contractor>, StoreError> {
-    let mut contractors: BTreeMap<String, Contractor> = BTreeMap::new();
-    for row in sqlx::query("SELECT id, name, penalty_per_vehicle FROM contractors")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let id: String = row.try_get("id")?;
-        contractors.insert(
-            id.clone(),
-            Contractor {
-                id: parse(&id, |s| ContractorId::parse(s).ok())?,
-                name: row.try_get("name")?,
-                allocations: BTreeMap::new(),
-                plates: Vec::new(),
-                penalty_per_vehicle: row.try_get::<i64, _>("penalty_per_vehicle")? as u64,
-            },
-        );
-    }
-    for row in
-        sqlx::query("SELECT contractor_id, lot_id, allocated_capacity FROM contractor_allocations")
-            .fetch_all(&mut *conn)
-            .await?
-    {
-        let owner: String = row.try_get("contractor_id")?;
-        if let Some(c) = contractors.get_mut(&owner) {
-            c.allocations.insert(
-                lot_id(&row, "lot_id")?,
-                u32_of(row.try_get("allocated_capacity")?)?,
-            );
-        }
-    }
-    for row in sqlx::query("SELECT plate, contractor_id FROM contractor_plates ORDER BY plate")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let owner: String = row.try_get("contractor_id")?;
-        if let Some(c) = contractors.get_mut(&owner) {
-            c.plates.push(plate(&row, "plate")?);
-        }
-    }
-    Ok(contractors.into_values().collect())
-}
-
-async fn load_stays(conn: &mut PgConnection) -> Result<Vec<Stay>, StoreError> {
-    sqlx::query(
-        "SELECT lot_id, plate, entered_at, gate_id, contractor_id, overstay_flagged FROM stays",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| {
-        let contractor: Option<String> = row.try_get("contractor_id")?;
-        Ok(Stay {
-            lot: lot_id(row, "lot_id")?,
-            plate: plate(row, "plate")?,
-            entered_at: timestamp_of(&row.try_get::<String, _>("entered_at")?)?,
-            gate_id: row.try_get("gate_id")?,
-            contractor: contractor
-                .map(|c| parse(&c, |s| ContractorId::parse(s).ok()))
-                .transpose()?,
-            overstay_flagged: row.try_get::<i64, _>("overstay_flagged")? != 0,
-        })
-    })
-    .collect()
-}
-
-async fn load_cameras(conn: &mut PgConnection) -> Result<Vec<Camera>, StoreError> {
-    sqlx::query("SELECT lot_id, camera_id, last_seen, offline_alerted FROM cameras")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Camera {
-                lot: lot_id(row, "lot_id")?,
-                camera_id: row.try_get("camera_id")?,
-                last_seen: timestamp_of(&row.try_get::<String, _>("last_seen")?)?,
-                offline_alerted: row.try_get::<i64, _>("offline_alerted")? != 0,
-            })
-        })
-        .collect()
-}
-
-async fn load_open_alerts(conn: &mut PgConnection) -> Result<Vec<AlertRecord>, StoreError> {
-    sqlx::query("SELECT subject, data FROM alerts WHERE status <> 'resolved'")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| {
-            let alert: Alert = json_of(&row.try_get::<String, _>("data")?)?;
-            let key = AlertKey {
-                lot: parse(&alert.parking_lot_id, |s| LotId::parse(s).ok())?,
-                alert_type: alert.alert_type,
-                subject: row.try_get("subject")?,
-            };
-            Ok(AlertRecord { alert, key })
-        })
-        .collect()
-}
-
-async fn load_open_violations(conn: &mut PgConnection) -> Result<Vec<ViolationRecord>, StoreError> {
-    sqlx::query("SELECT data, breach_started_at FROM violations WHERE status <> 'resolved'")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| {
-            let started: Option<String> = row.try_get("breach_started_at")?;
-            Ok(ViolationRecord {
-                violation: json_of(&row.try_get::<String, _>("data")?)?,
-                breach_started_at: started.as_deref().map(timestamp_of).transpose()?,
-            })
-        })
-        .collect()
-}
-
-async fn load_gate_answers(
-    conn: &mut PgConnection,
-) -> Result<Vec<(String, parkstream_protocol::events::CapacityUpdate)>, StoreError> {
-    sqlx::query("DELETE FROM gate_answers WHERE created_at < $1")
-        .bind(gate_answer_horizon())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("SELECT event_id, data FROM gate_answers")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("event_id")?,
-                json_of(&row.try_get::<String, _>("data")?)?,
-            ))
-        })
-        .collect()
-}
+/// Alerts keep their contractor only in the JSON (most have none).
+const ALERT_CONTRACTOR: &str = "(data::jsonb ->> 'contractorId')";
+const INSERTION_ORDER: &str = "seq";
 
 /// Writes a batch in the caller's transaction and bumps the cluster's version.
-async fn write_batch(conn: &mut PgConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
-    // Contractors first release their plates and allocations, so a plate moving between
-    // two contractors in one group never meets itself in the unique index.
-    for change in batch.changes {
-        if let Change::Contractor(c) = change {
-            for table in ["contractor_allocations", "contractor_plates"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE contractor_id = $1"))
-                    .bind(c.id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-    }
-    for change in batch.changes {
-        store_change(conn, change).await?;
-    }
-    for chunk in batch.events.chunks(ROWS_PER_INSERT) {
-        let mut insert =
-            QueryBuilder::new("INSERT INTO events (id, type, lot_id, owner, data, created_at) ");
-        insert.push_values(chunk, |mut row, event| {
-            row.push_bind(event.id as i64)
-                .push_bind(event.event_type.as_str())
-                .push_bind(event.lot_id.as_deref())
-                .push_bind(event.owner.as_deref())
-                .push_bind(&event.data)
-                .push_bind(event.created_at.to_string());
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    if let Some(through) = batch.trim_through {
-        sqlx::query("DELETE FROM events WHERE id <= $1")
-            .bind(through as i64)
-            .execute(&mut *conn)
-            .await?;
-    }
+async fn write_batch_and_bump(
+    conn: &mut PgConnection,
+    batch: &Batch<'_>,
+) -> Result<(), StoreError> {
+    write_batch(conn, batch).await?;
     sqlx::query("UPDATE cluster SET version = version + 1")
         .execute(&mut *conn)
         .await?;
@@ -562,7 +276,7 @@ impl WriteLock {
         let result = async {
             let conn = self.conn.as_mut().ok_or_else(not_held)?;
             let mut tx = conn.begin().await?;
-            write_batch(&mut tx, batch).await?;
+            write_batch_and_bump(&mut tx, batch).await?;
             let version: i64 = sqlx::query_scalar("SELECT version FROM cluster")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -630,173 +344,4 @@ impl WriteLock {
 
 fn not_held() -> StoreError {
     StoreError::Corrupt("the cluster write lock is not held".to_owned())
-}
-
-/// The newest stored event id; before any, one less than the first id the store will give.
-const NEWEST_EVENT_ID: &str = "SELECT COALESCE((SELECT max(id) FROM events),
-    (SELECT CAST(value AS BIGINT) - 1 FROM meta WHERE key = 'event_id_base'))";
-
-async fn store_change(conn: &mut PgConnection, change: &Change) -> Result<(), StoreError> {
-    match change {
-        Change::Lot(lot) => {
-            sqlx::query(
-                "INSERT INTO lots (id, name, total_slots, warning_threshold, max_stay_seconds,
-                                   occupied, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET
-                   name = excluded.name, total_slots = excluded.total_slots,
-                   warning_threshold = excluded.warning_threshold,
-                   max_stay_seconds = excluded.max_stay_seconds,
-                   occupied = excluded.occupied, updated_at = excluded.updated_at",
-            )
-            .bind(lot.id.as_str())
-            .bind(&lot.settings.name)
-            .bind(i64::from(lot.settings.total_slots))
-            .bind(lot.settings.warning_threshold)
-            .bind(lot.settings.max_stay_seconds.map(|s| s as i64))
-            .bind(i64::from(lot.occupied))
-            .bind(lot.updated_at.to_string())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::Contractor(c) => {
-            sqlx::query(
-                "INSERT INTO contractors (id, name, penalty_per_vehicle) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET
-                   name = excluded.name, penalty_per_vehicle = excluded.penalty_per_vehicle",
-            )
-            .bind(c.id.as_str())
-            .bind(&c.name)
-            .bind(c.penalty_per_vehicle as i64)
-            .execute(&mut *conn)
-            .await?;
-            for (lot, capacity) in &c.allocations {
-                sqlx::query(
-                    "INSERT INTO contractor_allocations (contractor_id, lot_id, allocated_capacity)
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(c.id.as_str())
-                .bind(lot.as_str())
-                .bind(i64::from(*capacity))
-                .execute(&mut *conn)
-                .await?;
-            }
-            for plate in &c.plates {
-                sqlx::query("INSERT INTO contractor_plates (plate, contractor_id) VALUES ($1, $2)")
-                    .bind(plate.as_str())
-                    .bind(c.id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-        Change::Stay { lot, plate, stay } => match stay {
-            Some(stay) => {
-                sqlx::query(
-                    "INSERT INTO stays (lot_id, plate, entered_at, gate_id, contractor_id,
-                                        overstay_flagged)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (lot_id, plate) DO UPDATE SET
-                       entered_at = excluded.entered_at, gate_id = excluded.gate_id,
-                       contractor_id = excluded.contractor_id,
-                       overstay_flagged = excluded.overstay_flagged",
-                )
-                .bind(lot.as_str())
-                .bind(plate.as_str())
-                .bind(stay.entered_at.to_string())
-                .bind(stay.gate_id.as_deref())
-                .bind(stay.contractor.as_ref().map(ContractorId::as_str))
-                .bind(i64::from(stay.overstay_flagged))
-                .execute(&mut *conn)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM stays WHERE lot_id = $1 AND plate = $2")
-                    .bind(lot.as_str())
-                    .bind(plate.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        },
-        Change::Camera(camera) => {
-            sqlx::query(
-                "INSERT INTO cameras (lot_id, camera_id, last_seen, offline_alerted)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (lot_id, camera_id) DO UPDATE SET
-                   last_seen = excluded.last_seen, offline_alerted = excluded.offline_alerted",
-            )
-            .bind(camera.lot.as_str())
-            .bind(&camera.camera_id)
-            .bind(camera.last_seen.to_string())
-            .bind(i64::from(camera.offline_alerted))
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::Alert(record) => {
-            let alert = &record.alert;
-            sqlx::query(
-                "INSERT INTO alerts (id, lot_id, type, subject, status, created_at, data)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
-            )
-            .bind(&alert.id)
-            .bind(&alert.parking_lot_id)
-            .bind(wire_name(&alert.alert_type))
-            .bind(&record.key.subject)
-            .bind(wire_name(&alert.status))
-            .bind(alert.created_at.to_string())
-            .bind(json_text(alert))
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::Violation(record) => {
-            let violation = &record.violation;
-            sqlx::query(
-                "INSERT INTO violations (id, lot_id, contractor_id, type, status, timestamp,
-                                         breach_started_at, data)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-                   breach_started_at = excluded.breach_started_at, data = excluded.data",
-            )
-            .bind(&violation.id)
-            .bind(&violation.parking_lot_id)
-            .bind(violation.contractor_id.as_deref())
-            .bind(wire_name(&violation.violation_type))
-            .bind(wire_name(&violation.status))
-            .bind(violation.timestamp.to_string())
-            .bind(record.breach_started_at.map(|t| t.to_string()))
-            .bind(json_text(violation))
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::GateAnswer { event_id, answer } => {
-            sqlx::query(
-                "INSERT INTO gate_answers (event_id, data, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(event_id)
-            .bind(json_text(answer))
-            .bind(Timestamp::now().to_string())
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-fn event_of(row: &PgRow) -> Result<StoredEvent, StoreError> {
-    Ok(StoredEvent {
-        id: row.try_get::<i64, _>("id")? as u64,
-        event_type: parse(&row.try_get::<String, _>("type")?, |s| s.parse().ok())?,
-        lot_id: row.try_get("lot_id")?,
-        owner: row.try_get("owner")?,
-        data: row.try_get("data")?,
-        created_at: timestamp_of(&row.try_get::<String, _>("created_at")?)?,
-    })
-}
-
-fn lot_id(row: &PgRow, column: &str) -> Result<LotId, StoreError> {
-    parse(&row.try_get::<String, _>(column)?, |s| LotId::parse(s).ok())
-}
-
-fn plate(row: &PgRow, column: &str) -> Result<Plate, StoreError> {
-    parse(&row.try_get::<String, _>(column)?, |s| Plate::parse(s).ok())
 }
