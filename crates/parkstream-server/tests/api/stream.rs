@@ -288,3 +288,108 @@ async fn a_gate_free_capacity_update_body_is_echoed_with_the_observation_time() 
     assert_eq!(event["empty"], 90);
     app.stop().await;
 }
+
+/// Reads from a raw connection until `needle` has arrived (or fails after the patience).
+async fn read_until(socket: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(crate::helpers::PATIENCE, async {
+        while !seen.windows(needle.len()).any(|w| w == needle) {
+            let mut buf = [0u8; 4096];
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before {:?}: {}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the bytes arrive");
+}
+
+#[tokio::test]
+async fn a_connection_that_opens_with_the_stream_gets_a_close_delimited_body_and_others_chunks() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    app.put_lot("a", 10).await;
+    let request = b"GET /api/sse/dashboard?lots=a HTTP/1.1\r\nhost: x\r\n\r\n";
+
+    // A connection of its own (how browsers and load generators open streams): no hyper, the
+    // body ends with the connection, no chunk framing.
+    let mut own = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    own.write_all(request).await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut own, &mut seen, b"event: connected").await;
+    let text = String::from_utf8_lossy(&seen).to_lowercase();
+    assert!(text.starts_with("http/1.1 200 ok\r\n"), "{text}");
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+    assert!(
+        text.contains("\r\ncontent-type: text/event-stream\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("transfer-encoding"), "{text}");
+    assert!(
+        text.contains("\r\n\r\nretry: 2000\n\nevent: connected\n"),
+        "{text}"
+    );
+
+    // A keep-alive connection that asked something else first: served by hyper, chunked.
+    let mut reused = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    reused
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = Vec::new();
+    read_until(&mut reused, &mut first, b"\"ok\"").await;
+    reused.write_all(request).await.unwrap();
+    let mut second = Vec::new();
+    read_until(&mut reused, &mut second, b"event: connected").await;
+    let text = String::from_utf8_lossy(&second).to_lowercase();
+    assert!(text.contains("transfer-encoding: chunked"), "{text}");
+
+    // Both get the same live event.
+    app.set_count("a", 7).await;
+    read_until(&mut own, &mut seen, b"\"occupied\":7").await;
+    read_until(&mut reused, &mut second, b"\"occupied\":7").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_or_refused_stream_request_on_its_own_connection_gets_an_error_and_a_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let answer = |request: &'static [u8]| {
+        let addr = app.addr;
+        async move {
+            let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+            socket.write_all(request).await.unwrap();
+            let mut all = Vec::new();
+            tokio::time::timeout(crate::helpers::PATIENCE, socket.read_to_end(&mut all))
+                .await
+                .expect("the server closes the connection")
+                .unwrap();
+            String::from_utf8(all).unwrap()
+        }
+    };
+    let garbage = answer(b"GET /api/sse/dashboard HTTP/1.1\r\nno colon here\r\n\r\n").await;
+    assert!(garbage.starts_with("HTTP/1.1 400 "), "{garbage}");
+    let unknown_type =
+        answer(b"GET /api/sse/dashboard?types=bogus HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(
+        unknown_type.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{unknown_type}"
+    );
+    assert!(
+        unknown_type.to_lowercase().contains("connection: close"),
+        "{unknown_type}"
+    );
+    let (_, body) = unknown_type.split_once("\r\n\r\n").unwrap();
+    let error: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(error["error"]["field"], "types", "{body}");
+    // The server is unharmed.
+    let mut stream = app.subscribe("").await;
+    stream.connected().await;
+    app.stop().await;
+}

@@ -3,7 +3,10 @@
 //!
 //! axum's own `serve` gives no handle on a connection; a stalled SSE client would then hold
 //! its socket until TCP gave up. Here the connection task selects on that token and drops the
-//! socket at once.
+//! socket at once. A plain-HTTP connection that opens with a stream request skips hyper
+//! altogether ([`stream_connection`]): an idle stream then costs far less memory.
+
+mod stream_connection;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,9 +18,9 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::http::ConnectionContext;
@@ -36,22 +39,27 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
-    let mut connections = JoinSet::new();
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = TaskTracker::new();
+    // Cancelled when the grace period is over: every connection still open is dropped.
+    let force_close = CancellationToken::new();
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     connections.spawn(accept_connection(
                         stream,
                         peer,
                         tls.clone(),
-                        app.clone(),
-                        builder.clone(),
-                        shutdown.clone(),
+                        Conn {
+                            app: app.clone(),
+                            builder: builder.clone(),
+                            shutdown: shutdown.clone(),
+                            force_close: force_close.clone(),
+                            tracker: connections.clone(),
+                        },
                     ));
                 }
                 Err(err) => {
@@ -63,22 +71,38 @@ pub async fn serve(
         }
     }
     drop(listener);
+    connections.close();
     let open = connections.len();
     if open > 0 {
         tracing::info!(open, "waiting for open connections to finish");
     }
-    let drained = tokio::time::timeout(grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             left = connections.len(),
             "grace period over; closing the remaining connections"
         );
-        connections.shutdown().await;
+        force_close.cancel();
+        connections.wait().await;
     }
 }
+
+/// What serving a connection needs besides the socket.
+#[derive(Clone)]
+struct Conn {
+    app: Router,
+    builder: auto::Builder<TokioExecutor>,
+    shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace period is over.
+    force_close: CancellationToken,
+    /// Where connection tasks are spawned (and waited for on shutdown).
+    tracker: TaskTracker,
+}
+
+/// How long a client has to send its request's head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Seconds a client has to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,19 +111,46 @@ async fn accept_connection(
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
-    app: Router,
-    builder: auto::Builder<TokioExecutor>,
-    shutdown: CancellationToken,
+    conn: Conn,
 ) {
     // Events are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = tls else {
-        return serve_connection(stream, peer, false, app, builder, shutdown).await;
+        let opens_stream = tokio::select! {
+            opens = stream_connection::opens_stream(&stream, HEADER_READ_TIMEOUT) => opens,
+            () = conn.shutdown.cancelled() => return,
+        };
+        if opens_stream {
+            // A task of its own, holding only what a stream needs: this one, sized for
+            // every path, ends here. The stream ends by itself on shutdown (drain window).
+            conn.tracker.spawn(stream_connection::serve(
+                stream,
+                peer,
+                conn.app,
+                HEADER_READ_TIMEOUT,
+                conn.force_close.child_token(),
+            ));
+            return;
+        }
+        let force_close = conn.force_close.clone();
+        tokio::select! {
+            () = serve_connection(stream, peer, false, conn) => {}
+            () = force_close.cancelled() => {}
+        }
+        return;
     };
+    let force_close = conn.force_close.clone();
+    tokio::select! {
+        () = serve_tls(stream, peer, acceptor, conn) => {}
+        () = force_close.cancelled() => {}
+    }
+}
+
+async fn serve_tls(stream: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, conn: Conn) {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => {
             let multiplexed = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            serve_connection(stream, peer, multiplexed, app, builder, shutdown).await;
+            serve_connection(stream, peer, multiplexed, conn).await;
         }
         Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -108,19 +159,19 @@ async fn accept_connection(
 
 /// Serves one connection. On a `multiplexed` (HTTP/2) connection a stream that falls behind
 /// is ended on its own instead of closing the connection its neighbours share.
-async fn serve_connection<I>(
-    io: I,
-    peer: SocketAddr,
-    multiplexed: bool,
-    app: Router,
-    builder: auto::Builder<TokioExecutor>,
-    shutdown: CancellationToken,
-) where
+async fn serve_connection<I>(io: I, peer: SocketAddr, multiplexed: bool, conn: Conn)
+where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     // One token per connection, a child of the server's: the connection's loop waits on it
     // alone (the shared shutdown token would be one lock contended by every connection),
     // and the hub cancels it to close the connection of a stream that fell behind.
+    let Conn {
+        app,
+        builder,
+        shutdown,
+        ..
+    } = conn;
     let token = shutdown.child_token();
     let context = ConnectionContext {
         kill: if multiplexed {
