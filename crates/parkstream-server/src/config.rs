@@ -50,6 +50,23 @@ pub struct LoadtestSettings {
     /// An admin token for the server (it creates the lot `loadtest`); none for `--auth none`.
     #[arg(long, env = "PARKSTREAM_TOKEN")]
     pub token: Option<Secret>,
+
+    /// Measure ingest instead: post batches of gate events as fast as they are stored, for
+    /// `--duration`, while `--clients` dashboards watch (`--rate` is not used).
+    #[arg(long)]
+    pub ingest: bool,
+
+    /// With `--ingest`: lots the events spread over (each dashboard watches one).
+    #[arg(long, default_value_t = 100, requires = "ingest")]
+    pub lots: usize,
+
+    /// With `--ingest`: gate events per request.
+    #[arg(long, default_value_t = 200, requires = "ingest")]
+    pub batch: usize,
+
+    /// With `--ingest`: requests in flight.
+    #[arg(long, default_value_t = 4, requires = "ingest")]
+    pub publishers: usize,
 }
 
 /// Settings of `parkstream token`.
@@ -135,6 +152,11 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_REDIS_STREAM_LENGTH", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..))]
     pub redis_stream_length: u64,
+
+    /// Threads that write to stream connections (0: one per core). API requests and commits
+    /// run on threads of their own, so fanning out never queues them.
+    #[arg(long, env = "PARKSTREAM_STREAM_WORKERS", default_value_t = 0)]
+    pub stream_workers: usize,
 
     /// How many recent events are stored for clients resuming with `Last-Event-ID`.
     #[arg(long, env = "PARKSTREAM_HISTORY_SIZE", default_value_t = 10_000,

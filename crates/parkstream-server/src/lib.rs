@@ -180,6 +180,7 @@ pub async fn run(
             stop.clone(),
             Duration::from_secs(1),
             None,
+            tokio::runtime::Handle::current(),
         ));
     }
     {
@@ -251,7 +252,17 @@ pub async fn run(
             }
         });
     }
-    server::serve(listener, router, stop.clone(), settings.shutdown_grace, tls).await;
+    let stream_runtime =
+        server::StreamRuntime::new(settings.stream_workers).context("starting stream threads")?;
+    server::serve(
+        listener,
+        router,
+        stop.clone(),
+        settings.shutdown_grace,
+        tls,
+        stream_runtime.handle(),
+    )
+    .await;
     tracing::info!("connections closed; finishing writes");
     stop.cancel();
     while background.join_next().await.is_some() {}

@@ -27,12 +27,15 @@ use crate::http::ConnectionContext;
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets open connections finish
 /// for up to `grace` (streams end at once; requests in flight complete) and closes the rest.
+///
+/// Streams on connections of their own run on `streams` (see [`StreamRuntime`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
     tls: Option<TlsAcceptor>,
+    streams: tokio::runtime::Handle,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A client that opens a socket and never finishes its request headers is cut off.
@@ -59,6 +62,7 @@ pub async fn serve(
                             shutdown: shutdown.clone(),
                             force_close: force_close.clone(),
                             tracker: connections.clone(),
+                            streams: streams.clone(),
                         },
                     ));
                 }
@@ -99,6 +103,48 @@ struct Conn {
     force_close: CancellationToken,
     /// Where connection tasks are spawned (and waited for on shutdown).
     tracker: TaskTracker,
+    /// The runtime stream connections run on.
+    streams: tokio::runtime::Handle,
+}
+
+/// A runtime of its own for stream connections, so that fanning an event out to thousands of
+/// streams never queues the API's requests and the writer's commits behind it: the operating
+/// system shares the cores between the two sets of threads, and streams that fall behind
+/// catch up with several events per write. Shut down in the background when dropped.
+#[derive(Debug)]
+pub struct StreamRuntime(Option<tokio::runtime::Runtime>);
+
+impl StreamRuntime {
+    /// `workers` threads (0: one per core).
+    ///
+    /// # Errors
+    /// When the threads cannot be started.
+    pub fn new(workers: usize) -> std::io::Result<Self> {
+        let workers = if workers == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            workers
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("parkstream-streams")
+            .enable_all()
+            .build()?;
+        Ok(Self(Some(runtime)))
+    }
+
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.0.as_ref().expect("running").handle().clone()
+    }
+}
+
+impl Drop for StreamRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one blocks, which tokio forbids.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// How long a client has to send its request's head.
@@ -121,15 +167,23 @@ async fn accept_connection(
             () = conn.shutdown.cancelled() => return,
         };
         if opens_stream {
-            // A task of its own, holding only what a stream needs: this one, sized for
-            // every path, ends here. The stream ends by itself on shutdown (drain window).
-            conn.tracker.spawn(stream_connection::serve(
-                stream,
-                peer,
-                conn.app,
-                HEADER_READ_TIMEOUT,
-                conn.force_close.child_token(),
-            ));
+            // A task of its own, holding only what a stream needs (this one, sized for every
+            // path, ends here), on the streams' runtime and its reactor. The stream ends by
+            // itself on shutdown (drain window).
+            let Ok(stream) = stream.into_std() else {
+                return;
+            };
+            let kill = conn.force_close.child_token();
+            conn.tracker.spawn_on(
+                async move {
+                    let Ok(stream) = TcpStream::from_std(stream) else {
+                        return;
+                    };
+                    stream_connection::serve(stream, peer, conn.app, HEADER_READ_TIMEOUT, kill)
+                        .await;
+                },
+                &conn.streams,
+            );
             return;
         }
         let force_close = conn.force_close.clone();
