@@ -32,6 +32,39 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Loadtest(settings) if settings.ingest => {
+            telemetry::init(LogFormat::Text);
+            let options = loadtest::ingest::IngestOptions {
+                url: settings.url,
+                clients: settings.clients,
+                lots: settings.lots,
+                batch: settings.batch,
+                publishers: settings.publishers,
+                duration: settings.duration,
+                token: settings.token.map(|t| t.expose().to_owned()),
+            };
+            let report = loadtest::ingest::run(options).await?;
+            let r = &report.request_ms;
+            println!(
+                "{} gate events stored in batches of {} ({:.0}/s), {} requests refused; request p50 {:.1} ms, p99 {:.1} ms",
+                report.stored, report.batch, report.stored_per_second, report.refused, r.p50, r.p99
+            );
+            println!(
+                "{} dashboards over {} lots: {} of {} deliveries, {} lost, {} duplicates",
+                report.clients,
+                report.lots,
+                report.delivered,
+                report.expected,
+                report.lost,
+                report.duplicates
+            );
+            println!("{}", serde_json::to_string(&report)?);
+            anyhow::ensure!(
+                report.lost == 0 && report.duplicates == 0,
+                "events were lost or duplicated"
+            );
+            Ok(())
+        }
         Command::Loadtest(settings) => {
             telemetry::init(LogFormat::Text);
             let options = LoadtestOptions {

@@ -1,7 +1,10 @@
 //! `parkstream loadtest`: opens N streams to a running server, publishes numbered count
 //! updates at a fixed rate, and reports delivery latency, loss and duplicates: for operators
-//! sizing hardware. Loopback or a test host; the server must accept the token given (admin,
+//! sizing hardware. With `--ingest` it measures stored gate events per second instead
+//! ([`ingest`]). Loopback or a test host; the server must accept the token given (admin,
 //! or `--auth none`).
+
+pub mod ingest;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,0 +1,277 @@
+//! `parkstream loadtest --ingest`: how many gate events per second a server stores while
+//! dashboards watch (scenario S5 of docs/performance.md).
+//!
+//! Publishers post batches of gate events as fast as the server answers, each batch half
+//! entries of new plates and half exits of the plates the previous batch let in, so lots stay
+//! at a steady count. Events spread over `lots` lots; each dashboard watches one of them (a
+//! dashboard per lot office, as operators run them), so every event reaches
+//! `clients / lots` dashboards. Only acknowledged events count; every dashboard must receive
+//! every event of its lot, once, in order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use parkstream_protocol::sse::{SseItem, SseParser};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::Percentiles;
+
+/// How an ingest test runs.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The server, `http://host:port`.
+    pub url: String,
+    /// Dashboards connected while it runs.
+    pub clients: usize,
+    pub lots: usize,
+    /// Gate events per request.
+    pub batch: usize,
+    /// Requests in flight.
+    pub publishers: usize,
+    pub duration: Duration,
+    /// An admin token (`None` for `--auth none`).
+    pub token: Option<String>,
+}
+
+/// What an ingest test measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IngestReport {
+    pub clients: usize,
+    pub lots: usize,
+    pub batch: usize,
+    /// Gate events acknowledged (stored).
+    pub stored: u64,
+    pub stored_per_second: f64,
+    /// Requests refused (not stored).
+    pub refused: u64,
+    /// Request (batch) response times, in milliseconds.
+    pub request_ms: Percentiles,
+    /// Deliveries expected: each stored event to each dashboard of its lot.
+    pub expected: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    /// Events seen twice or out of order (ids not increasing).
+    pub duplicates: u64,
+}
+
+fn lot(index: usize) -> String {
+    format!("ingest_{index}")
+}
+
+/// Runs an ingest test.
+///
+/// # Errors
+/// When the lots cannot be created or a stream cannot be opened.
+pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
+    let base = options.url.trim_end_matches('/').to_owned();
+    let lots = options.lots.max(1);
+    let http = reqwest::Client::new();
+    let authorized = |request: reqwest::RequestBuilder| match &options.token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    for index in 0..lots {
+        let response = authorized(http.put(format!("{base}/api/lots/{}", lot(index))))
+            .json(&json!({"name": "Ingest test", "totalSlots": 1_000_000}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "creating a lot: {}",
+            response.status()
+        );
+    }
+
+    let mut clients = Vec::with_capacity(options.clients);
+    let stop = tokio_util::sync::CancellationToken::new();
+    for index in 0..options.clients {
+        let url = format!(
+            "{base}/api/sse/dashboard?lots={}&types=capacity_update",
+            lot(index % lots)
+        );
+        // A connection each, as browsers open streams.
+        let response = authorized(reqwest::Client::new().get(url)).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "opening a stream: {}",
+            response.status()
+        );
+        let delivered = Arc::new(AtomicU64::new(0));
+        let duplicates = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(watch(
+            response,
+            delivered.clone(),
+            duplicates.clone(),
+            stop.clone(),
+        ));
+        clients.push((
+            index % lots,
+            Watcher {
+                delivered,
+                duplicates,
+                task,
+            },
+        ));
+    }
+
+    // Stored events per lot, and request times.
+    let per_lot: Arc<Vec<AtomicU64>> = Arc::new((0..lots).map(|_| AtomicU64::new(0)).collect());
+    let refused = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + options.duration;
+    let mut publishers = Vec::new();
+    for publisher in 0..options.publishers.max(1) {
+        let (http, url) = (http.clone(), format!("{base}/api/monitor/gate"));
+        let token = options.token.clone();
+        let (per_lot, refused) = (per_lot.clone(), refused.clone());
+        let batch = options.batch.max(2);
+        publishers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            let mut inside: Vec<(usize, String)> = Vec::new();
+            let mut serial = 0u64;
+            while Instant::now() < deadline {
+                let mut events = Vec::with_capacity(batch);
+                let mut entered = Vec::with_capacity(batch / 2);
+                for _ in 0..batch / 2 {
+                    serial += 1;
+                    let lot_index = (serial as usize + publisher) % lots;
+                    let plate = format!("P{publisher}N{serial}");
+                    events.push(json!({"parkingLotId": lot(lot_index), "gateId": "in",
+                                       "event": "vehicle_entry", "plateNumber": plate}));
+                    entered.push((lot_index, plate));
+                }
+                for (lot_index, plate) in inside.drain(..) {
+                    events.push(json!({"parkingLotId": lot(lot_index), "gateId": "out",
+                                       "event": "vehicle_exit", "plateNumber": plate}));
+                }
+                let mut request = http.post(&url).json(&Value::Array(events.clone()));
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let sent = Instant::now();
+                let ok = matches!(request.send().await, Ok(r) if r.status().is_success());
+                times.push(sent.elapsed());
+                if ok {
+                    for event in &events {
+                        let name = event["parkingLotId"].as_str().unwrap_or_default();
+                        if let Some(index) = name
+                            .strip_prefix("ingest_")
+                            .and_then(|i| i.parse::<usize>().ok())
+                        {
+                            per_lot[index].fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    inside = entered;
+                } else {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for publisher in publishers {
+        times.extend(publisher.await?);
+    }
+    let elapsed = started.elapsed();
+    let stored: u64 = per_lot.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+
+    // Every dashboard has up to 10 s more to receive what its lot stored.
+    let drain_until = Instant::now() + Duration::from_secs(10);
+    let expected: u64 = clients
+        .iter()
+        .map(|(lot_index, _)| per_lot[*lot_index].load(Ordering::Relaxed))
+        .sum();
+    let received = |clients: &[(usize, Watcher)]| -> u64 {
+        clients
+            .iter()
+            .map(|(_, w)| w.delivered.load(Ordering::Relaxed))
+            .sum()
+    };
+    while received(&clients) < expected && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    let mut delivered = 0;
+    let mut duplicates = 0;
+    for (_, watcher) in clients {
+        watcher.task.await?;
+        delivered += watcher.delivered.load(Ordering::Relaxed);
+        duplicates += watcher.duplicates.load(Ordering::Relaxed);
+    }
+    times.sort_unstable();
+    let at = |q: f64| {
+        times
+            .get(((times.len() as f64 - 1.0) * q).round() as usize)
+            .map_or(0.0, |t| t.as_secs_f64() * 1000.0)
+    };
+    Ok(IngestReport {
+        clients: options.clients,
+        lots,
+        batch: options.batch,
+        stored,
+        stored_per_second: stored as f64 / elapsed.as_secs_f64().max(0.001),
+        refused: refused.load(Ordering::Relaxed),
+        request_ms: Percentiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: at(1.0),
+        },
+        expected,
+        delivered,
+        lost: expected.saturating_sub(delivered),
+        duplicates,
+    })
+}
+
+/// One dashboard: what it received so far, counted as it goes.
+struct Watcher {
+    delivered: Arc<AtomicU64>,
+    duplicates: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a stream's capacity updates until `stop`; an id not above the last one seen is a
+/// duplicate (ids strictly increase on a stream).
+async fn watch(
+    response: reqwest::Response,
+    delivered: Arc<AtomicU64>,
+    duplicates: Arc<AtomicU64>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut parser = SseParser::new();
+    let mut items = Vec::new();
+    let mut body = response.bytes_stream();
+    let mut last_id = 0u64;
+    loop {
+        let chunk = tokio::select! {
+            () = stop.cancelled() => return,
+            chunk = body.next() => chunk,
+        };
+        let Some(Ok(chunk)) = chunk else { return };
+        parser.feed(&chunk, &mut items);
+        for item in items.drain(..) {
+            let SseItem::Event(event) = item else {
+                continue;
+            };
+            if event.event != "capacity_update" {
+                continue;
+            }
+            let id = event
+                .id
+                .as_deref()
+                .and_then(|id| id.parse().ok())
+                .unwrap_or(0);
+            if id <= last_id {
+                duplicates.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            last_id = id;
+            delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
