@@ -153,6 +153,15 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub redis_stream_length: u64,
 
+    /// Compress streams with gzip for clients that accept it (each event still flushed at
+    /// once). Costs memory per compressed stream; see `--max-gzip-streams`.
+    #[arg(long, env = "PARKSTREAM_STREAM_GZIP")]
+    pub stream_gzip: bool,
+
+    /// With `--stream-gzip`: most compressed streams at once; others get the plain stream.
+    #[arg(long, env = "PARKSTREAM_MAX_GZIP_STREAMS", default_value_t = 100)]
+    pub max_gzip_streams: usize,
+
     /// Threads that write to stream connections (0: one per core). API requests and commits
     /// run on threads of their own, so fanning out never queues them.
     #[arg(long, env = "PARKSTREAM_STREAM_WORKERS", default_value_t = 0)]

@@ -158,6 +158,9 @@ pub async fn run(
         max_body_bytes: settings.max_body_bytes,
         shutdown: stop.clone(),
         shutdown_drain: settings.shutdown_drain,
+        gzip: settings
+            .stream_gzip
+            .then(|| hub::gzip::GzipSlots::new(settings.max_gzip_streams)),
         redis_health,
     };
 

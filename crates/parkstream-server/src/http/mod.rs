@@ -51,6 +51,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The window over which streams close on shutdown.
     pub shutdown_drain: std::time::Duration,
+    /// Compressed stream slots, when `--stream-gzip` is on.
+    pub gzip: Option<Arc<crate::hub::gzip::GzipSlots>>,
     /// Whether Redis answers, in a cluster (`--redis-url`).
     pub redis_health: Option<crate::cluster::stream::Health>,
 }

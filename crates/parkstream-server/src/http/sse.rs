@@ -18,6 +18,7 @@ use super::params::Params;
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
+use crate::hub::gzip::{accepts_gzip, GzipSlots, Gzipped};
 use crate::hub::{ContractorScope, Filter, HubFull, Start};
 use crate::limits::StreamPermit;
 
@@ -124,11 +125,36 @@ async fn dashboard(
         .into_stream(head, app.shutdown.child_token(), deadline)
         .closing_over(app.shutdown_drain);
     tracing::debug!(resumed = connected.resumed, "stream opened");
-    let body = Body::from_stream(PermittedStream {
+    let permitted = PermittedStream {
         stream,
         _permit: permit,
-    });
+    };
+    let gzip_slot = app
+        .gzip
+        .as_ref()
+        .filter(|_| {
+            headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(accepts_gzip)
+        })
+        .and_then(GzipSlots::take);
+    let compressed = gzip_slot.is_some();
+    let body = match gzip_slot {
+        Some(slot) => Body::from_stream(Gzipped::new(permitted, slot)),
+        None => Body::from_stream(permitted),
+    };
     let mut response = Response::new(body);
+    if compressed {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if app.gzip.is_some() {
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(

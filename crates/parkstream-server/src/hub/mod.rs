@@ -13,6 +13,7 @@
 //! client therefore never holds more than its socket buffers.
 
 mod filter;
+pub mod gzip;
 mod subscription;
 mod window;
 

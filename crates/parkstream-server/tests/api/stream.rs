@@ -393,3 +393,60 @@ async fn a_malformed_or_refused_stream_request_on_its_own_connection_gets_an_err
     stream.connected().await;
     app.stop().await;
 }
+
+/// Reads a gzip-compressed body until its decoded text contains `needle`.
+async fn decode_until(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    decoder: &mut flate2::write::GzDecoder<Vec<u8>>,
+    needle: &str,
+) {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    tokio::time::timeout(crate::helpers::PATIENCE, async {
+        while !String::from_utf8_lossy(decoder.get_ref()).contains(needle) {
+            let chunk = body.next().await.expect("open").expect("bytes");
+            decoder.write_all(&chunk).unwrap();
+            decoder.flush().unwrap();
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{needle} decoded in time"));
+}
+
+#[tokio::test]
+async fn with_stream_gzip_each_event_arrives_compressed_at_once_up_to_the_cap() {
+    let app = spawn_app_with(|s| {
+        s.stream_gzip = true;
+        s.max_gzip_streams = 1;
+    })
+    .await;
+    app.put_lot("a", 10).await;
+    let open = |accept: &'static str| {
+        app.http
+            .get(app.url("/api/sse/dashboard?lots=a"))
+            .header("accept-encoding", accept)
+            .send()
+    };
+    let compressed = open("br, gzip").await.unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    assert_eq!(compressed.headers()["vary"], "accept-encoding");
+    let mut body = compressed.bytes_stream();
+    let mut decoder = flate2::write::GzDecoder::new(Vec::new());
+    decode_until(&mut body, &mut decoder, "event: connected\n").await;
+    app.set_count("a", 3).await;
+    decode_until(&mut body, &mut decoder, "\"occupied\":3").await;
+
+    // The cap is one compressed stream: the next gets the plain stream; so does a client
+    // that does not accept gzip.
+    for accept in ["gzip", "identity"] {
+        let plain = open(accept).await.unwrap();
+        assert!(
+            plain.headers().get("content-encoding").is_none(),
+            "{accept}"
+        );
+        let mut stream = crate::helpers::EventStream::new(plain);
+        stream.connected().await;
+    }
+    drop(body);
+    app.stop().await;
+}
