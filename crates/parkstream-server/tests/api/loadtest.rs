@@ -44,7 +44,11 @@ async fn a_short_ingest_test_stores_batches_and_every_dashboard_gets_its_lots_ev
     };
     let report = ingest::run(options).await.unwrap();
     assert!(report.stored >= 100, "{report:?}");
-    assert_eq!(report.stored % 25, 0, "whole half-batches of entries and exits");
+    assert_eq!(
+        report.stored % 25,
+        0,
+        "whole half-batches of entries and exits"
+    );
     assert_eq!(report.refused, 0);
     // Each event reaches the 10 dashboards of its lot.
     assert_eq!(report.expected, report.stored * 10, "{report:?}");
@@ -58,6 +62,10 @@ async fn a_short_ingest_test_stores_batches_and_every_dashboard_gets_its_lots_ev
         .iter()
         .map(|lot| lot["occupied"].as_u64().unwrap())
         .sum();
-    assert_eq!(inside, 2 * 25, "each publisher's last batch of entries is still inside");
+    assert_eq!(
+        inside,
+        2 * 25,
+        "each publisher's last batch of entries is still inside"
+    );
     app.stop().await;
 }
