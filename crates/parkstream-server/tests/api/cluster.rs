@@ -71,12 +71,27 @@ struct Meeting {
 }
 
 impl Meeting {
+    /// A meeting on this machine's PostgreSQL and Redis, or `None` (outside CI) without them.
+    async fn on_local_services() -> Option<Self> {
+        let (postgres, redis) = services().await?;
+        Some(Self::new(&postgres, &redis).await)
+    }
+
     async fn new(postgres: &str, redis_url: &str) -> Self {
         Self {
             database_url: create_postgres_database(postgres).await,
             redis_url: redis_url.to_owned(),
             stream: format!("parkstream:test:{}", uuid::Uuid::new_v4().simple()),
         }
+    }
+
+    /// Three instances.
+    async fn three(&self) -> [TestApp; 3] {
+        [
+            self.instance().await,
+            self.instance().await,
+            self.instance().await,
+        ]
     }
 
     /// Starts one instance (in this process, on its own port).
@@ -136,15 +151,10 @@ async fn next_updates(stream: &mut EventStream, n: usize) -> Vec<(u64, u64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_published_through_each_of_three_instances_reach_every_subscriber_once_in_one_order()
 {
-    let Some((postgres, redis)) = services().await else {
+    let Some(meeting) = Meeting::on_local_services().await else {
         return;
     };
-    let meeting = Meeting::new(&postgres, &redis).await;
-    let nodes = [
-        meeting.instance().await,
-        meeting.instance().await,
-        meeting.instance().await,
-    ];
+    let nodes = meeting.three().await;
     nodes[0].put_lot("a", 1_000).await;
     // The lot is known everywhere once its event went round.
     for node in &nodes {
@@ -232,22 +242,15 @@ async fn events_published_through_each_of_three_instances_reach_every_subscriber
         })
         .await;
     }
-    for node in nodes {
-        node.stop().await;
-    }
+    stop_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_moves_to_another_instance_with_its_last_id_misses_nothing() {
-    let Some((postgres, redis)) = services().await else {
+    let Some(meeting) = Meeting::on_local_services().await else {
         return;
     };
-    let meeting = Meeting::new(&postgres, &redis).await;
-    let (a, b, c) = (
-        meeting.instance().await,
-        meeting.instance().await,
-        meeting.instance().await,
-    );
+    let [a, b, c] = meeting.three().await;
     a.put_lot("a", 1_000).await;
     let mut on_a = a.subscribe("lots=a").await;
     on_a.connected().await;
@@ -269,9 +272,7 @@ async fn a_subscriber_that_moves_to_another_instance_with_its_last_id_misses_not
     );
     assert!(rest[0].0 > first[4].0);
     on_c.expect_silence(Duration::from_millis(300)).await;
-    for node in [a, b, c] {
-        node.stop().await;
-    }
+    stop_all([a, b, c]).await;
 }
 
 async fn gate_entry(node: &TestApp, plate: &str) -> reqwest::StatusCode {
@@ -286,15 +287,10 @@ async fn gate_entry(node: &TestApp, plate: &str) -> reqwest::StatusCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_gate_events_through_three_instances_count_exactly_and_raise_one_alert() {
-    let Some((postgres, redis)) = services().await else {
+    let Some(meeting) = Meeting::on_local_services().await else {
         return;
     };
-    let meeting = Meeting::new(&postgres, &redis).await;
-    let nodes = [
-        meeting.instance().await,
-        meeting.instance().await,
-        meeting.instance().await,
-    ];
+    let nodes = meeting.three().await;
     nodes[0].put_lot("a", 40).await;
     let mut entries = tokio::task::JoinSet::new();
     for (n, node) in nodes.iter().enumerate() {
@@ -332,17 +328,14 @@ async fn concurrent_gate_events_through_three_instances_count_exactly_and_raise_
     // reached them.
     assert_eq!(nodes[2].get_json("/api/lots/a").await["occupied"], 61);
     wait_until(|| async { nodes[0].get_json("/api/lots/a").await["occupied"] == 61 }).await;
-    for node in nodes {
-        node.stop().await;
-    }
+    stop_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_camera_raises_one_alert_in_the_whole_cluster() {
-    let Some((postgres, redis)) = services().await else {
+    let Some(meeting) = Meeting::on_local_services().await else {
         return;
     };
-    let meeting = Meeting::new(&postgres, &redis).await;
     let fast = |s: &mut parkstream_server::config::ServeSettings| {
         s.camera_timeout = Duration::from_millis(300);
     };
@@ -376,9 +369,7 @@ async fn a_silent_camera_raises_one_alert_in_the_whole_cluster() {
         .filter(|a| a["type"] == "camera_offline")
         .count();
     assert_eq!(offline, 1, "{listed}");
-    for node in nodes {
-        node.stop().await;
-    }
+    stop_all(nodes).await;
 }
 
 /// A `redis-server` of the test's own, on a spare port, that it can stop and start again.
@@ -543,10 +534,9 @@ async fn while_redis_restarts_writes_fail_cleanly_and_subscribers_get_every_ackn
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_a_killed_instance_resume_on_another() {
-    let Some((postgres, redis)) = services().await else {
+    let Some(meeting) = Meeting::on_local_services().await else {
         return;
     };
-    let meeting = Meeting::new(&postgres, &redis).await;
     let args = meeting.args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut doomed = spawn_binary(&args, &[]).await;
@@ -606,6 +596,12 @@ async fn clients_of_a_killed_instance_resume_on_another() {
         rest.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
         vec![4, 5, 6, 7]
     );
+}
+
+async fn stop_all(nodes: impl IntoIterator<Item = TestApp>) {
+    for node in nodes {
+        node.stop().await;
+    }
 }
 
 /// Polls `condition` until it holds, failing after [`PATIENCE`].
