@@ -140,24 +140,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
-        self.page(list_select("alerts", ALERT_CONTRACTOR, "created_at", query))
-            .await
-    }
-
-    pub(super) async fn violations(
-        &self,
-        query: &ListQuery,
-    ) -> Result<Page<Violation>, StoreError> {
-        self.page(list_select(
-            "violations",
-            "contractor_id",
-            "timestamp",
-            query,
-        ))
-        .await
-    }
-
     /// Runs a `SELECT data ...` and reads the newest event id in the same read transaction,
     /// so the page and the id agree.
     async fn page<T: serde::de::DeserializeOwned>(
@@ -176,14 +158,6 @@ impl PostgresStore {
         page_of(&rows, newest)
     }
 
-    pub(super) async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
-        exists(&mut *self.pool.acquire().await?, table, id).await
-    }
-
-    pub(super) async fn generated_secret(&self) -> Result<String, StoreError> {
-        generated_secret(&mut *self.pool.acquire().await?).await
-    }
-
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -194,7 +168,7 @@ impl PostgresStore {
     }
 }
 
-super::sql::shared_sql!(Postgres, PgConnection, PgRow);
+super::sql::shared_sql!(Postgres, PgConnection, PgRow, PostgresStore);
 
 /// Alerts keep their contractor only in the JSON (most have none).
 const ALERT_CONTRACTOR: &str = "(data::jsonb ->> 'contractorId')";

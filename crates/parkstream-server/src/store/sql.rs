@@ -2,13 +2,37 @@
 //! statements here (`$N` parameters, `ON CONFLICT`, `CAST(... AS BIGINT)`), but sqlx's row,
 //! connection and builder types differ per backend, and generic code over sqlx backends needs
 //! a bound per column type. So the functions are a macro, expanded in `sqlite.rs` and
-//! `postgres.rs` with that backend's types. What differs stays in those files: how a
-//! connection is opened, isolation, and two names each defines before expanding:
+//! `postgres.rs` with that backend's types (and the store methods that only call them). What
+//! differs stays in those files: how a connection is opened, isolation (each defines `page`),
+//! and two names each defines before expanding:
 //! `ALERT_CONTRACTOR` (the SQL expression of an alert's contractor) and `INSERTION_ORDER`
 //! (the column that orders rows inserted in the same millisecond).
 
 macro_rules! shared_sql {
-    ($db:ty, $conn:ty, $row:ty) => {
+    ($db:ty, $conn:ty, $row:ty, $store:ty) => {
+        impl $store {
+            pub(super) async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
+                self.page(list_select("alerts", ALERT_CONTRACTOR, "created_at", query))
+                    .await
+            }
+
+            pub(super) async fn violations(
+                &self,
+                query: &ListQuery,
+            ) -> Result<Page<Violation>, StoreError> {
+                self.page(list_select("violations", "contractor_id", "timestamp", query))
+                    .await
+            }
+
+            pub(super) async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
+                exists(&mut *self.pool.acquire().await?, table, id).await
+            }
+
+            pub(super) async fn generated_secret(&self) -> Result<String, StoreError> {
+                generated_secret(&mut *self.pool.acquire().await?).await
+            }
+        }
+
         async fn load_state(conn: &mut $conn) -> Result<(Loaded, u64), StoreError> {
             let state = Loaded {
                 lots: load_lots(conn).await?,

@@ -29,7 +29,7 @@ use crate::domain::{Change, Loaded, Lot, LotId, LotSettings};
 /// Rows per multi-row INSERT: 6 parameters each stays far below SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 1_000;
 
-super::sql::shared_sql!(Sqlite, SqliteConnection, SqliteRow);
+super::sql::shared_sql!(Sqlite, SqliteConnection, SqliteRow, SqliteStore);
 
 /// Alerts keep their contractor only in the JSON (most have none).
 const ALERT_CONTRACTOR: &str = "json_extract(data, '$.contractorId')";
@@ -86,24 +86,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
-        self.page(list_select("alerts", ALERT_CONTRACTOR, "created_at", query))
-            .await
-    }
-
-    pub(super) async fn violations(
-        &self,
-        query: &ListQuery,
-    ) -> Result<Page<Violation>, StoreError> {
-        self.page(list_select(
-            "violations",
-            "contractor_id",
-            "timestamp",
-            query,
-        ))
-        .await
-    }
-
     /// Runs a `SELECT data ...` and reads the newest event id in the same read transaction,
     /// so the page and the id agree.
     async fn page<T: serde::de::DeserializeOwned>(
@@ -117,14 +99,6 @@ impl SqliteStore {
             .await?;
         tx.commit().await?;
         page_of(&rows, newest)
-    }
-
-    pub(super) async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
-        exists(&mut *self.pool.acquire().await?, table, id).await
-    }
-
-    pub(super) async fn generated_secret(&self) -> Result<String, StoreError> {
-        generated_secret(&mut *self.pool.acquire().await?).await
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
