@@ -10,10 +10,12 @@
 //! - [`domain`]: lots and their rules as plain data and functions; no HTTP, no SQL.
 //! - [`writer`]: the single task that changes state: applies commands, group-commits them to
 //!   the store, then publishes their events and updates the read model.
-//! - [`store`]: durable storage behind one type (SQLite now), chosen by the database URL.
+//! - [`store`]: durable storage behind one type (SQLite or PostgreSQL), chosen by the URL.
+//! - [`cluster`]: several instances on one PostgreSQL and one Redis Stream.
 //! - [`hub`]: the replay window and the fan-out of encoded frames to subscribers.
 //! - [`read_model`]: the committed state `GET` requests answer from.
-//! - [`server`]: the accept loop, per-connection control, graceful shutdown.
+//! - [`server`]: the accept loop, per-connection control, the lean stream path, graceful
+//!   shutdown.
 //! - [`error`]: `ApiError`, the one place failures become status codes and error bodies.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
@@ -123,7 +125,7 @@ pub async fn run(
                 read_model.clone(),
             )
             .context("the Redis URL")?;
-            let health = follower.health.clone();
+            let health = follower.health();
             background.spawn(follower.run(stop.clone()));
             let writing = writer::ClusterWriting {
                 store: pg.clone(),

@@ -6,6 +6,11 @@
 //! rolled back and every command in the group is answered "not stored". One writer gives every
 //! event its id in commit order, so ids on the stream strictly increase, and rules see a
 //! consistent state without locks.
+//!
+//! With several instances (`--redis-url`), each group runs under the cluster's write lock
+//! instead: the state is reloaded if another instance committed since, the events go to the
+//! Redis Stream after the commit, and this instance's hub and read model learn of them from
+//! the stream like every other instance's (see `cluster`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -147,12 +147,12 @@ fn parse_entry_id(id: &str) -> Option<u64> {
 /// read model from the database.
 #[derive(Debug)]
 pub struct Follower {
-    pub client: Client,
-    pub key: String,
-    pub hub: Hub,
-    pub store: PostgresStore,
-    pub read_model: ReadModel,
-    pub health: Health,
+    client: Client,
+    key: String,
+    hub: Hub,
+    store: PostgresStore,
+    read_model: ReadModel,
+    health: Health,
 }
 
 impl Follower {
@@ -173,6 +173,11 @@ impl Follower {
             read_model,
             health: Health::default(),
         })
+    }
+
+    /// Whether Redis answered its last read (for `/readyz`).
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     /// Follows the stream until `stop`, reconnecting with backoff (100 ms doubling to 2 s)
