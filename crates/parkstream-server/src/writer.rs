@@ -331,10 +331,13 @@ impl WriterTask {
     async fn run(mut self) {
         let mut commands = Vec::with_capacity(MAX_GROUP);
         while self.rx.recv_many(&mut commands, MAX_GROUP).await > 0 {
-            if self.cluster.is_some() {
-                self.process_in_cluster(&mut commands).await;
-            } else {
-                self.process(&mut commands).await;
+            // Taken out for the group, so it is borrowed apart from the rest of the task.
+            match self.cluster.take() {
+                Some(mut cluster) => {
+                    self.process_in_cluster(&mut cluster, &mut commands).await;
+                    self.cluster = Some(cluster);
+                }
+                None => self.process(&mut commands).await,
             }
         }
         self.store.close().await;
@@ -396,8 +399,11 @@ impl WriterTask {
     /// One group in a cluster: under the cluster's write lock, catch up with other instances,
     /// make sure Redis takes appends, apply, commit, append, release. The events reach this
     /// instance's hub through the stream like everyone else's.
-    async fn process_in_cluster(&mut self, commands: &mut Vec<Command>) {
-        let cluster = self.cluster.as_mut().expect("in a cluster");
+    async fn process_in_cluster(
+        &mut self,
+        cluster: &mut ClusterWriting,
+        commands: &mut Vec<Command>,
+    ) {
         let row = match cluster.lock.acquire().await {
             Ok(row) => row,
             Err(err) => {
@@ -424,7 +430,7 @@ impl WriterTask {
         // is the check that turns writes away (503) instead of storing what cannot be sent.
         if row.appended_through < newest || !cluster.appender.health().ok() {
             let flushed = match cluster.lock.events_after(row.appended_through).await {
-                Ok(pending) => cluster.appender.append(&pending).await.is_ok(),
+                Ok(pending) => cluster.appender.append(&pending, true).await.is_ok(),
                 Err(_) => false,
             };
             if !flushed {
@@ -438,7 +444,6 @@ impl WriterTask {
         let finishes = apply(&mut tx, commands, now, newest);
         if tx.changes().is_empty() && tx.events().is_empty() {
             drop(tx);
-            let cluster = self.cluster.as_mut().expect("in a cluster");
             let _ = cluster.lock.release_appended(Some(newest)).await;
             finishes.into_iter().for_each(|finish| finish(true));
             return;
@@ -455,14 +460,13 @@ impl WriterTask {
             events: &stored,
             trim_through,
         };
-        let cluster = self.cluster.as_mut().expect("in a cluster");
         match cluster.lock.commit(&batch).await {
             Ok(version) => {
                 cluster.version = Some(version);
                 let (_, contractors) = changed(&tx);
                 drop(tx);
-                let cluster = self.cluster.as_mut().expect("in a cluster");
-                let appended = cluster.appender.append(&stored).await.is_ok();
+                // New ids, above anything on the stream: no need to look for them there.
+                let appended = cluster.appender.append(&stored, false).await.is_ok();
                 let last_id = newest + stored.len() as u64;
                 // If the append failed the events wait in the database; the next writer (or
                 // the timer leader within a second) appends them. They are stored, so the

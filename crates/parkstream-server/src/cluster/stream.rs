@@ -78,13 +78,15 @@ impl Appender {
         self.health.clone()
     }
 
-    /// Appends `events` (oldest first) in one `MULTI`; those already on the stream (a retry
-    /// after an answer that was lost) are skipped.
+    /// Appends `events` (oldest first) in one `MULTI`. With `skip_present`, those already on
+    /// the stream (appended by an instance that died before recording it, or a retry after a
+    /// lost answer) are skipped, at the cost of one more round trip; without it, an event
+    /// already there fails the append.
     ///
     /// # Errors
     /// When Redis cannot be reached or refuses; some of the events may be on the stream then.
-    pub async fn append(&mut self, events: &[StoredEvent]) -> RedisResult<()> {
-        let result = self.try_append(events).await;
+    pub async fn append(&mut self, events: &[StoredEvent], skip_present: bool) -> RedisResult<()> {
+        let result = self.try_append(events, skip_present).await;
         if let Err(err) = &result {
             tracing::warn!(error = %err, "appending to the Redis stream failed");
             self.conn = None;
@@ -93,24 +95,28 @@ impl Appender {
         result
     }
 
-    async fn try_append(&mut self, events: &[StoredEvent]) -> RedisResult<()> {
+    async fn try_append(&mut self, events: &[StoredEvent], skip_present: bool) -> RedisResult<()> {
         if self.conn.is_none() {
             self.conn = Some(connect(&self.client, Duration::from_secs(2)).await?);
         }
         let conn = self.conn.as_mut().expect("connected");
-        // The newest entry: an id at or below it is already there.
-        let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(&self.key)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(conn)
-            .await?;
-        let on_stream = newest
-            .first()
-            .and_then(|(id, _)| parse_entry_id(id))
-            .unwrap_or(0);
+        let on_stream = if skip_present {
+            // The newest entry: an id at or below it is already there.
+            let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+                .arg(&self.key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut *conn)
+                .await?;
+            newest
+                .first()
+                .and_then(|(id, _)| parse_entry_id(id))
+                .unwrap_or(0)
+        } else {
+            0
+        };
         let mut pipe = redis::pipe();
         pipe.atomic();
         let mut any = false;

@@ -134,6 +134,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
             let mut serial = 0u64;
             while Instant::now() < deadline {
                 let mut events = Vec::with_capacity(batch);
+                // The lot of each event, to count what was stored per lot.
+                let mut of_lots = Vec::with_capacity(batch);
                 let mut entered = Vec::with_capacity(batch / 2);
                 for _ in 0..batch / 2 {
                     serial += 1;
@@ -141,13 +143,16 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
                     let plate = format!("P{publisher}N{serial}");
                     events.push(json!({"parkingLotId": lot(lot_index), "gateId": "in",
                                        "event": "vehicle_entry", "plateNumber": plate}));
+                    of_lots.push(lot_index);
                     entered.push((lot_index, plate));
                 }
-                for (lot_index, plate) in inside.drain(..) {
-                    events.push(json!({"parkingLotId": lot(lot_index), "gateId": "out",
+                // Kept until the batch is stored: a refused batch let nobody out.
+                for (lot_index, plate) in &inside {
+                    events.push(json!({"parkingLotId": lot(*lot_index), "gateId": "out",
                                        "event": "vehicle_exit", "plateNumber": plate}));
+                    of_lots.push(*lot_index);
                 }
-                let mut request = http.post(&url).json(&Value::Array(events.clone()));
+                let mut request = http.post(&url).json(&Value::Array(events));
                 if let Some(token) = &token {
                     request = request.bearer_auth(token);
                 }
@@ -155,14 +160,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
                 let ok = matches!(request.send().await, Ok(r) if r.status().is_success());
                 times.push(sent.elapsed());
                 if ok {
-                    for event in &events {
-                        let name = event["parkingLotId"].as_str().unwrap_or_default();
-                        if let Some(index) = name
-                            .strip_prefix("ingest_")
-                            .and_then(|i| i.parse::<usize>().ok())
-                        {
-                            per_lot[index].fetch_add(1, Ordering::Relaxed);
-                        }
+                    for index in of_lots {
+                        per_lot[index].fetch_add(1, Ordering::Relaxed);
                     }
                     inside = entered;
                 } else {
