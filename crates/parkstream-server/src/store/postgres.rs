@@ -58,11 +58,8 @@ impl PostgresStore {
     }
 
     pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
-        let mut tx = self.pool.begin().await?;
         // One snapshot: other instances may be committing while this one starts.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.snapshot("").await?;
         let (state, next_event_id) = load_state(&mut tx).await?;
         let events = load_history(&mut tx, history_size).await?;
         tx.commit().await?;
@@ -75,23 +72,32 @@ impl PostgresStore {
 
     /// The domain state and the id the next event gets, read in one snapshot.
     pub(crate) async fn load_state(&self) -> Result<(Loaded, u64), StoreError> {
-        let mut tx = self.pool.begin().await?;
         // Not read-only: expired gate answers are deleted on the way.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.snapshot("").await?;
         let loaded = load_state(&mut tx).await?;
         tx.commit().await?;
         Ok(loaded)
     }
 
+    /// A transaction that reads one snapshot of the database (`REPEATABLE READ`, with `mode`
+    /// such as `READ ONLY` or nothing).
+    async fn snapshot(
+        &self,
+        mode: &str,
+    ) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ {mode}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+
     /// Every lot and contractor, and the newest event id they reflect, read in one snapshot
     /// (what an instance's read model shows).
     pub(crate) async fn load_views(&self) -> Result<(Vec<Lot>, Vec<Contractor>, u64), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.snapshot("READ ONLY").await?;
         let lots = load_lots(&mut tx).await?;
         let contractors = load_contractors(&mut tx).await?;
         let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
@@ -146,10 +152,7 @@ impl PostgresStore {
         &self,
         mut select: QueryBuilder<'_, Postgres>,
     ) -> Result<Page<T>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.snapshot("READ ONLY").await?;
         let rows: Vec<PgRow> = select.build().fetch_all(&mut *tx).await?;
         let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
             .fetch_one(&mut *tx)
