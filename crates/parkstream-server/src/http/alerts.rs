@@ -52,7 +52,7 @@ async fn list(
     post,
     path = "/api/alerts/{id}/acknowledge",
     tag = "alerts",
-    summary = "Acknowledge a alert",
+    summary = "Acknowledge an alert",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The alert's id")),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Alert),
@@ -74,7 +74,7 @@ async fn acknowledge(
     post,
     path = "/api/alerts/{id}/resolve",
     tag = "alerts",
-    summary = "Resolve a alert",
+    summary = "Resolve an alert",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The alert's id")),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Alert),
