@@ -2,9 +2,11 @@
 //! the database URL's scheme. Handlers never see SQL; the writer hands the store whole
 //! batches (group commit), and the store answers with small typed errors.
 
+mod plan;
 mod postgres;
 mod sql;
 mod sqlite;
+mod sqlite_commit;
 
 use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::{EventType, Timestamp};
@@ -19,7 +21,7 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     /// The database could not be reached or refused the write; nothing was stored.
     #[error("storage unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored data does not decode: a bug or a database edited by hand.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -31,7 +33,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
                 StoreError::Corrupt(err.to_string())
             }
-            other => StoreError::Unavailable(other),
+            other => StoreError::Unavailable(Box::new(other)),
         }
     }
 }

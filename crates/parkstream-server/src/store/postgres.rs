@@ -16,18 +16,16 @@ use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::Timestamp;
 
 use super::{
-    gate_answer_horizon, json_of, json_text, parse, timestamp_of, u32_of, wire_name, Batch,
-    ListQuery, Page, Snapshot, StoreError, StoredEvent, Table,
+    gate_answer_horizon, json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot,
+    StoreError, StoredEvent, Table,
 };
 use crate::domain::alert::{AlertKey, AlertRecord};
 use crate::domain::camera::Camera;
 use crate::domain::contractor::{Contractor, ContractorId, Plate};
 use crate::domain::gate::Stay;
 use crate::domain::violation::ViolationRecord;
-use crate::domain::{Change, Loaded, Lot, LotId, LotSettings};
+use crate::domain::{Loaded, Lot, LotId, LotSettings};
 
-/// Rows per multi-row INSERT: 6 parameters each stays far below PostgreSQL's limit of 65,535.
-const ROWS_PER_INSERT: usize = 1_000;
 /// The advisory lock every instance's writer takes around a group commit.
 const WRITE_LOCK: i64 = 0x7061_726b_0001;
 

@@ -282,39 +282,16 @@ macro_rules! shared_sql {
 
         /// Writes a batch in the caller's transaction.
         async fn write_batch(conn: &mut $conn, batch: &Batch<'_>) -> Result<(), StoreError> {
-            // Contractors first release their plates and allocations, so a plate moving between
-            // two contractors in one group never meets itself in the unique index.
-            for change in batch.changes {
-                if let Change::Contractor(c) = change {
-                    for table in ["contractor_allocations", "contractor_plates"] {
-                        sqlx::query(&format!("DELETE FROM {table} WHERE contractor_id = $1"))
-                            .bind(c.id.as_str())
-                            .execute(&mut *conn)
-                            .await?;
-                    }
+            for statement in super::plan::statements(batch) {
+                let mut query = sqlx::query(&statement.sql);
+                for param in statement.params {
+                    query = match param {
+                        super::plan::Param::Int(value) => query.bind(value),
+                        super::plan::Param::Real(value) => query.bind(value),
+                        super::plan::Param::Text(value) => query.bind(value),
+                    };
                 }
-            }
-            for change in batch.changes {
-                store_change(conn, change).await?;
-            }
-            for chunk in batch.events.chunks(ROWS_PER_INSERT) {
-                let mut insert =
-                    QueryBuilder::new("INSERT INTO events (id, type, lot_id, owner, data, created_at) ");
-                insert.push_values(chunk, |mut row, event| {
-                    row.push_bind(event.id as i64)
-                        .push_bind(event.event_type.as_str())
-                        .push_bind(event.lot_id.as_deref())
-                        .push_bind(event.owner.as_deref())
-                        .push_bind(&event.data)
-                        .push_bind(event.created_at.to_string());
-                });
-                insert.build().execute(&mut *conn).await?;
-            }
-            if let Some(through) = batch.trim_through {
-                sqlx::query("DELETE FROM events WHERE id <= $1")
-                    .bind(through as i64)
-                    .execute(&mut *conn)
-                    .await?;
+                query.execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -322,152 +299,6 @@ macro_rules! shared_sql {
         /// The newest stored event id; before any, one less than the first id the store will give.
         const NEWEST_EVENT_ID: &str = "SELECT COALESCE((SELECT max(id) FROM events),
             (SELECT CAST(value AS BIGINT) - 1 FROM meta WHERE key = 'event_id_base'))";
-
-        async fn store_change(conn: &mut $conn, change: &Change) -> Result<(), StoreError> {
-            match change {
-                Change::Lot(lot) => {
-                    sqlx::query(
-                        "INSERT INTO lots (id, name, total_slots, warning_threshold, max_stay_seconds,
-                                           occupied, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (id) DO UPDATE SET
-                           name = excluded.name, total_slots = excluded.total_slots,
-                           warning_threshold = excluded.warning_threshold,
-                           max_stay_seconds = excluded.max_stay_seconds,
-                           occupied = excluded.occupied, updated_at = excluded.updated_at",
-                    )
-                    .bind(lot.id.as_str())
-                    .bind(&lot.settings.name)
-                    .bind(i64::from(lot.settings.total_slots))
-                    .bind(lot.settings.warning_threshold)
-                    .bind(lot.settings.max_stay_seconds.map(|s| s as i64))
-                    .bind(i64::from(lot.occupied))
-                    .bind(lot.updated_at.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Change::Contractor(c) => {
-                    sqlx::query(
-                        "INSERT INTO contractors (id, name, penalty_per_vehicle) VALUES ($1, $2, $3)
-                         ON CONFLICT (id) DO UPDATE SET
-                           name = excluded.name, penalty_per_vehicle = excluded.penalty_per_vehicle",
-                    )
-                    .bind(c.id.as_str())
-                    .bind(&c.name)
-                    .bind(c.penalty_per_vehicle as i64)
-                    .execute(&mut *conn)
-                    .await?;
-                    for (lot, capacity) in &c.allocations {
-                        sqlx::query(
-                            "INSERT INTO contractor_allocations (contractor_id, lot_id, allocated_capacity)
-                             VALUES ($1, $2, $3)",
-                        )
-                        .bind(c.id.as_str())
-                        .bind(lot.as_str())
-                        .bind(i64::from(*capacity))
-                        .execute(&mut *conn)
-                        .await?;
-                    }
-                    for plate in &c.plates {
-                        sqlx::query("INSERT INTO contractor_plates (plate, contractor_id) VALUES ($1, $2)")
-                            .bind(plate.as_str())
-                            .bind(c.id.as_str())
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                }
-                Change::Stay { lot, plate, stay } => match stay {
-                    Some(stay) => {
-                        sqlx::query(
-                            "INSERT INTO stays (lot_id, plate, entered_at, gate_id, contractor_id,
-                                                overstay_flagged)
-                             VALUES ($1, $2, $3, $4, $5, $6)
-                             ON CONFLICT (lot_id, plate) DO UPDATE SET
-                               entered_at = excluded.entered_at, gate_id = excluded.gate_id,
-                               contractor_id = excluded.contractor_id,
-                               overstay_flagged = excluded.overstay_flagged",
-                        )
-                        .bind(lot.as_str())
-                        .bind(plate.as_str())
-                        .bind(stay.entered_at.to_string())
-                        .bind(stay.gate_id.as_deref())
-                        .bind(stay.contractor.as_ref().map(ContractorId::as_str))
-                        .bind(i64::from(stay.overstay_flagged))
-                        .execute(&mut *conn)
-                        .await?;
-                    }
-                    None => {
-                        sqlx::query("DELETE FROM stays WHERE lot_id = $1 AND plate = $2")
-                            .bind(lot.as_str())
-                            .bind(plate.as_str())
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                },
-                Change::Camera(camera) => {
-                    sqlx::query(
-                        "INSERT INTO cameras (lot_id, camera_id, last_seen, offline_alerted)
-                         VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (lot_id, camera_id) DO UPDATE SET
-                           last_seen = excluded.last_seen, offline_alerted = excluded.offline_alerted",
-                    )
-                    .bind(camera.lot.as_str())
-                    .bind(&camera.camera_id)
-                    .bind(camera.last_seen.to_string())
-                    .bind(i64::from(camera.offline_alerted))
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Change::Alert(record) => {
-                    let alert = &record.alert;
-                    sqlx::query(
-                        "INSERT INTO alerts (id, lot_id, type, subject, status, created_at, data)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
-                    )
-                    .bind(&alert.id)
-                    .bind(&alert.parking_lot_id)
-                    .bind(wire_name(&alert.alert_type))
-                    .bind(&record.key.subject)
-                    .bind(wire_name(&alert.status))
-                    .bind(alert.created_at.to_string())
-                    .bind(json_text(alert))
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Change::Violation(record) => {
-                    let violation = &record.violation;
-                    sqlx::query(
-                        "INSERT INTO violations (id, lot_id, contractor_id, type, status, timestamp,
-                                                 breach_started_at, data)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-                           breach_started_at = excluded.breach_started_at, data = excluded.data",
-                    )
-                    .bind(&violation.id)
-                    .bind(&violation.parking_lot_id)
-                    .bind(violation.contractor_id.as_deref())
-                    .bind(wire_name(&violation.violation_type))
-                    .bind(wire_name(&violation.status))
-                    .bind(violation.timestamp.to_string())
-                    .bind(record.breach_started_at.map(|t| t.to_string()))
-                    .bind(json_text(violation))
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Change::GateAnswer { event_id, answer } => {
-                    sqlx::query(
-                        "INSERT INTO gate_answers (event_id, data, created_at) VALUES ($1, $2, $3)",
-                    )
-                    .bind(event_id)
-                    .bind(json_text(answer))
-                    .bind(Timestamp::now().to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                }
-            }
-            Ok(())
-        }
 
         fn event_of(row: &$row) -> Result<StoredEvent, StoreError> {
             Ok(StoredEvent {

@@ -1,6 +1,7 @@
 //! SQLite: the embedded default. One file in WAL mode; every commit is synced
 //! (`synchronous=FULL`) so an acknowledged write survives a crash of the machine too.
-//! The statements are shared with PostgreSQL (`sql.rs`).
+//! The statements are shared with PostgreSQL (`sql.rs`, `plan.rs`); a file's commits run on a
+//! thread of their own (`sqlite_commit.rs`), reads on sqlx's pool.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -15,19 +16,17 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::Timestamp;
 
+use super::sqlite_commit::CommitThread;
 use super::{
-    gate_answer_horizon, json_of, json_text, parse, timestamp_of, u32_of, wire_name, Batch,
-    ListQuery, Page, Snapshot, StoreError, StoredEvent, Table,
+    gate_answer_horizon, json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot,
+    StoreError, StoredEvent, Table,
 };
 use crate::domain::alert::{AlertKey, AlertRecord};
 use crate::domain::camera::Camera;
 use crate::domain::contractor::{Contractor, ContractorId, Plate};
 use crate::domain::gate::Stay;
 use crate::domain::violation::ViolationRecord;
-use crate::domain::{Change, Loaded, Lot, LotId, LotSettings};
-
-/// Rows per multi-row INSERT: 6 parameters each stays far below SQLite's limit of 32,766.
-const ROWS_PER_INSERT: usize = 1_000;
+use crate::domain::{Loaded, Lot, LotId, LotSettings};
 
 super::sql::shared_sql!(Sqlite, SqliteConnection, SqliteRow, SqliteStore);
 
@@ -35,9 +34,15 @@ super::sql::shared_sql!(Sqlite, SqliteConnection, SqliteRow, SqliteStore);
 const ALERT_CONTRACTOR: &str = "json_extract(data, '$.contractorId')";
 const INSERTION_ORDER: &str = "rowid";
 
+/// How long a connection waits for another's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Where a file database's commits run; `None` for an in-memory database, which exists
+    /// only inside the pool's one connection and so commits through it.
+    commits: Option<CommitThread>,
 }
 
 impl SqliteStore {
@@ -46,24 +51,26 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         // An in-memory database exists once per connection: keep exactly one.
-        let max = if url.contains(":memory:") || url.contains("mode=memory") {
-            1
-        } else {
-            4
-        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let max = if in_memory { 1 } else { 4 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         // Event ids start from the creation time (ms × 1000) so that a client holding an id
         // from a wiped and re-created store gets `reset`, not a replay of unrelated events.
         init_event_ids(&mut *pool.acquire().await?).await?;
-        Ok(Self { pool })
+        let commits = if in_memory {
+            None
+        } else {
+            Some(CommitThread::start(options.get_filename(), BUSY_TIMEOUT)?)
+        };
+        Ok(Self { pool, commits })
     }
 
     pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
@@ -80,6 +87,9 @@ impl SqliteStore {
     }
 
     pub(super) async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        if let Some(commits) = &self.commits {
+            return commits.commit(super::plan::statements(batch)).await;
+        }
         let mut tx = self.pool.begin().await?;
         write_batch(&mut tx, batch).await?;
         tx.commit().await?;

@@ -19,5 +19,6 @@ mod loadtest;
 mod lots;
 mod rules;
 mod simulate;
+mod storage;
 mod stream;
 mod tls;

@@ -1,0 +1,307 @@
+//! What a group commit writes, as plain statements: SQL text (`$N` parameters, accepted by
+//! SQLite and PostgreSQL alike) and owned values. Planning is backend-neutral, so the same
+//! statements run through sqlx (PostgreSQL, in-memory SQLite) and on SQLite's commit thread
+//! (`sqlite_commit.rs`), which needs owned values to take them across threads.
+
+use std::borrow::Cow;
+
+use parkstream_protocol::Timestamp;
+
+use super::{json_text, wire_name, Batch};
+use crate::domain::contractor::ContractorId;
+use crate::domain::Change;
+
+/// Rows per multi-row INSERT: 6 parameters each stays far below SQLite's limit of 32,766
+/// and PostgreSQL's of 65,535.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// One parameter. Each variant keeps its SQL type when NULL, which PostgreSQL needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Param::Int(Some(value))
+    }
+}
+
+impl From<Option<i64>> for Param {
+    fn from(value: Option<i64>) -> Self {
+        Param::Int(value)
+    }
+}
+
+impl From<f64> for Param {
+    fn from(value: f64) -> Self {
+        Param::Real(Some(value))
+    }
+}
+
+impl From<String> for Param {
+    fn from(value: String) -> Self {
+        Param::Text(Some(value))
+    }
+}
+
+impl From<&str> for Param {
+    fn from(value: &str) -> Self {
+        Param::Text(Some(value.to_owned()))
+    }
+}
+
+impl From<Option<&str>> for Param {
+    fn from(value: Option<&str>) -> Self {
+        Param::Text(value.map(str::to_owned))
+    }
+}
+
+/// One statement: parameter `$N` is `params[N - 1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: Cow<'static, str>,
+    pub params: Vec<Param>,
+}
+
+fn statement(sql: &'static str, params: Vec<Param>) -> Statement {
+    Statement {
+        sql: Cow::Borrowed(sql),
+        params,
+    }
+}
+
+/// Every statement of a group commit, in order; run them in one transaction.
+pub fn statements(batch: &Batch<'_>) -> Vec<Statement> {
+    let mut out = Vec::with_capacity(batch.changes.len() + 2);
+    // Contractors first release their plates and allocations, so a plate moving between
+    // two contractors in one group never meets itself in the unique index.
+    for change in batch.changes {
+        if let Change::Contractor(c) = change {
+            for sql in [
+                "DELETE FROM contractor_allocations WHERE contractor_id = $1",
+                "DELETE FROM contractor_plates WHERE contractor_id = $1",
+            ] {
+                out.push(statement(sql, vec![c.id.as_str().into()]));
+            }
+        }
+    }
+    for change in batch.changes {
+        change_statements(change, &mut out);
+    }
+    for chunk in batch.events.chunks(ROWS_PER_INSERT) {
+        let mut sql =
+            String::from("INSERT INTO events (id, type, lot_id, owner, data, created_at) VALUES ");
+        let mut params = Vec::with_capacity(chunk.len() * 6);
+        for (row, event) in chunk.iter().enumerate() {
+            let first = row * 6;
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                first + 1,
+                first + 2,
+                first + 3,
+                first + 4,
+                first + 5,
+                first + 6
+            ));
+            params.extend([
+                Param::from(event.id as i64),
+                event.event_type.as_str().into(),
+                event.lot_id.as_deref().into(),
+                event.owner.as_deref().into(),
+                event.data.as_str().into(),
+                event.created_at.to_string().into(),
+            ]);
+        }
+        out.push(Statement {
+            sql: Cow::Owned(sql),
+            params,
+        });
+    }
+    if let Some(through) = batch.trim_through {
+        out.push(statement(
+            "DELETE FROM events WHERE id <= $1",
+            vec![(through as i64).into()],
+        ));
+    }
+    out
+}
+
+fn change_statements(change: &Change, out: &mut Vec<Statement>) {
+    match change {
+        Change::Lot(lot) => out.push(statement(
+            "INSERT INTO lots (id, name, total_slots, warning_threshold, max_stay_seconds,
+                               occupied, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET
+               name = excluded.name, total_slots = excluded.total_slots,
+               warning_threshold = excluded.warning_threshold,
+               max_stay_seconds = excluded.max_stay_seconds,
+               occupied = excluded.occupied, updated_at = excluded.updated_at",
+            vec![
+                lot.id.as_str().into(),
+                lot.settings.name.as_str().into(),
+                i64::from(lot.settings.total_slots).into(),
+                lot.settings.warning_threshold.into(),
+                lot.settings.max_stay_seconds.map(|s| s as i64).into(),
+                i64::from(lot.occupied).into(),
+                lot.updated_at.to_string().into(),
+            ],
+        )),
+        Change::Contractor(c) => {
+            out.push(statement(
+                "INSERT INTO contractors (id, name, penalty_per_vehicle) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET
+                   name = excluded.name, penalty_per_vehicle = excluded.penalty_per_vehicle",
+                vec![
+                    c.id.as_str().into(),
+                    c.name.as_str().into(),
+                    (c.penalty_per_vehicle as i64).into(),
+                ],
+            ));
+            for (lot, capacity) in &c.allocations {
+                out.push(statement(
+                    "INSERT INTO contractor_allocations (contractor_id, lot_id, allocated_capacity)
+                     VALUES ($1, $2, $3)",
+                    vec![
+                        c.id.as_str().into(),
+                        lot.as_str().into(),
+                        i64::from(*capacity).into(),
+                    ],
+                ));
+            }
+            for plate in &c.plates {
+                out.push(statement(
+                    "INSERT INTO contractor_plates (plate, contractor_id) VALUES ($1, $2)",
+                    vec![plate.as_str().into(), c.id.as_str().into()],
+                ));
+            }
+        }
+        Change::Stay { lot, plate, stay } => out.push(match stay {
+            Some(stay) => statement(
+                "INSERT INTO stays (lot_id, plate, entered_at, gate_id, contractor_id,
+                                    overstay_flagged)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (lot_id, plate) DO UPDATE SET
+                   entered_at = excluded.entered_at, gate_id = excluded.gate_id,
+                   contractor_id = excluded.contractor_id,
+                   overstay_flagged = excluded.overstay_flagged",
+                vec![
+                    lot.as_str().into(),
+                    plate.as_str().into(),
+                    stay.entered_at.to_string().into(),
+                    stay.gate_id.as_deref().into(),
+                    stay.contractor.as_ref().map(ContractorId::as_str).into(),
+                    i64::from(stay.overstay_flagged).into(),
+                ],
+            ),
+            None => statement(
+                "DELETE FROM stays WHERE lot_id = $1 AND plate = $2",
+                vec![lot.as_str().into(), plate.as_str().into()],
+            ),
+        }),
+        Change::Camera(camera) => out.push(statement(
+            "INSERT INTO cameras (lot_id, camera_id, last_seen, offline_alerted)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (lot_id, camera_id) DO UPDATE SET
+               last_seen = excluded.last_seen, offline_alerted = excluded.offline_alerted",
+            vec![
+                camera.lot.as_str().into(),
+                camera.camera_id.as_str().into(),
+                camera.last_seen.to_string().into(),
+                i64::from(camera.offline_alerted).into(),
+            ],
+        )),
+        Change::Alert(record) => {
+            let alert = &record.alert;
+            out.push(statement(
+                "INSERT INTO alerts (id, lot_id, type, subject, status, created_at, data)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+                vec![
+                    alert.id.as_str().into(),
+                    alert.parking_lot_id.as_str().into(),
+                    wire_name(&alert.alert_type).into(),
+                    record.key.subject.as_str().into(),
+                    wire_name(&alert.status).into(),
+                    alert.created_at.to_string().into(),
+                    json_text(alert).into(),
+                ],
+            ));
+        }
+        Change::Violation(record) => {
+            let violation = &record.violation;
+            out.push(statement(
+                "INSERT INTO violations (id, lot_id, contractor_id, type, status, timestamp,
+                                         breach_started_at, data)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                   breach_started_at = excluded.breach_started_at, data = excluded.data",
+                vec![
+                    violation.id.as_str().into(),
+                    violation.parking_lot_id.as_str().into(),
+                    violation.contractor_id.as_deref().into(),
+                    wire_name(&violation.violation_type).into(),
+                    wire_name(&violation.status).into(),
+                    violation.timestamp.to_string().into(),
+                    Param::Text(record.breach_started_at.map(|t| t.to_string())),
+                    json_text(violation).into(),
+                ],
+            ));
+        }
+        Change::GateAnswer { event_id, answer } => out.push(statement(
+            "INSERT INTO gate_answers (event_id, data, created_at) VALUES ($1, $2, $3)",
+            vec![
+                event_id.as_str().into(),
+                json_text(answer).into(),
+                Timestamp::now().to_string().into(),
+            ],
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredEvent;
+    use parkstream_protocol::EventType;
+
+    fn event(id: u64) -> StoredEvent {
+        StoredEvent {
+            id,
+            event_type: EventType::CapacityUpdate,
+            lot_id: Some("a".into()),
+            owner: None,
+            data: "{}".into(),
+            created_at: Timestamp::now(),
+        }
+    }
+
+    #[test]
+    fn events_go_in_multi_row_inserts_numbered_across_rows() {
+        let events: Vec<_> = (1..=ROWS_PER_INSERT as u64 + 1).map(event).collect();
+        let batch = Batch {
+            changes: &[],
+            events: &events,
+            trim_through: Some(7),
+        };
+        let planned = statements(&batch);
+        assert_eq!(planned.len(), 3, "two inserts and the trim");
+        assert_eq!(planned[0].params.len(), ROWS_PER_INSERT * 6);
+        assert!(planned[0].sql.contains("($7, $8, $9, $10, $11, $12)"));
+        assert!(planned[0]
+            .sql
+            .ends_with(&format!("${})", ROWS_PER_INSERT * 6)));
+        assert_eq!(planned[1].params.len(), 6);
+        assert_eq!(
+            planned[1].params[0],
+            Param::Int(Some(ROWS_PER_INSERT as i64 + 1))
+        );
+        assert_eq!(planned[2].params, vec![Param::Int(Some(7))]);
+    }
+}
