@@ -377,12 +377,14 @@ impl WriterTask {
         };
         let last_id = self.next_event_id + stored.len() as u64 - 1;
         self.hub.begin_commit(last_id);
-        match self.store.commit(&batch).await {
+        let hub = self.hub.clone();
+        let to_publish = stored.clone();
+        let publish = move || hub.publish(to_publish.iter().map(publishable));
+        match self.store.commit_then(&batch, publish).await {
             Ok(()) => {
                 let (lots, contractors) = changed(&tx);
                 drop(tx);
                 self.committed(&stored, trim_through.is_some());
-                self.hub.publish(stored.iter().map(publishable));
                 self.read_model.update_contractors(&contractors);
                 self.read_model.update(&lots, self.hub.newest_id());
                 finishes.into_iter().for_each(|finish| finish(true));

@@ -86,13 +86,20 @@ impl SqliteStore {
         })
     }
 
-    pub(super) async fn commit(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+    pub(super) async fn commit_then(
+        &self,
+        batch: &Batch<'_>,
+        stored: impl FnOnce() + Send + 'static,
+    ) -> Result<(), StoreError> {
         if let Some(commits) = &self.commits {
-            return commits.commit(super::plan::statements(batch)).await;
+            return commits
+                .commit_then(super::plan::statements(batch), Box::new(stored))
+                .await;
         }
         let mut tx = self.pool.begin().await?;
         write_batch(&mut tx, batch).await?;
         tx.commit().await?;
+        stored();
         Ok(())
     }
 

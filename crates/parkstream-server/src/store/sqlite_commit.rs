@@ -24,7 +24,12 @@ use tokio::sync::oneshot;
 use super::plan::{Param, Statement};
 use super::StoreError;
 
-type Job = (Vec<Statement>, oneshot::Sender<Result<(), StoreError>>);
+/// The statements of one group commit, what to run once they are stored, and where to answer.
+type Job = (
+    Vec<Statement>,
+    Box<dyn FnOnce() + Send>,
+    oneshot::Sender<Result<(), StoreError>>,
+);
 
 /// A handle to the commit thread; the thread ends when the last handle is dropped.
 #[derive(Debug, Clone)]
@@ -56,9 +61,12 @@ impl CommitThread {
         })?;
         let (jobs, incoming) = mpsc::channel::<Job>();
         spawn("sqlite-commit", move || {
-            while let Ok((statements, reply)) = incoming.recv() {
+            while let Ok((statements, then, reply)) = incoming.recv() {
                 let result = run(&mut conn, &statements).map_err(unavailable);
                 let stored = result.is_ok();
+                if stored {
+                    then();
+                }
                 let _ = reply.send(result);
                 if stored {
                     // A full channel means a checkpoint is due already.
@@ -69,11 +77,18 @@ impl CommitThread {
         Ok(Self { jobs })
     }
 
-    /// Runs `statements` in one transaction: all stored, or none.
-    pub async fn commit(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    /// Runs `statements` in one transaction (all stored, or none), then `stored` on this
+    /// thread if they were, then answers.
+    pub async fn commit_then(
+        &self,
+        statements: Vec<Statement>,
+        stored: Box<dyn FnOnce() + Send>,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the SQLite commit thread stopped".into());
-        self.jobs.send((statements, reply)).map_err(|_| stopped())?;
+        self.jobs
+            .send((statements, stored, reply))
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
