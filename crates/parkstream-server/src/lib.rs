@@ -166,7 +166,7 @@ pub async fn run(
         redis_health,
     };
 
-    background.spawn(ping_loop(hub, settings.ping_interval, stop.clone()));
+    background.spawn(ping_loop(hub.clone(), settings.ping_interval, stop.clone()));
     background.spawn(clock_loop(
         app_state.writer.clone(),
         settings.camera_timeout,
@@ -190,8 +190,10 @@ pub async fn run(
     }
     {
         let stop = stop.clone();
+        let hub = hub.clone();
         tokio::spawn(async move {
             shutdown.await;
+            hub.close_streams();
             stop.cancel();
         });
     }

@@ -120,9 +120,8 @@ async fn dashboard(
         let left = at.unix_millis() - Timestamp::now().unix_millis();
         tokio::time::Instant::now() + std::time::Duration::from_millis(left.max(0) as u64)
     });
-    // A child token: its own lock, not the one every stream would share.
     let stream = subscription
-        .into_stream(head, app.shutdown.child_token(), deadline)
+        .into_stream(head, deadline)
         .closing_over(app.shutdown_drain);
     tracing::debug!(resumed = connected.resumed, "stream opened");
     let permitted = PermittedStream {

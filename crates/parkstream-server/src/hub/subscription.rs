@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::{read, Hub, Slot, Start};
 use crate::metrics::ReasonLabel;
@@ -43,18 +42,12 @@ impl Subscription {
     }
 
     /// The response body: `head` (the frames before any event), then the events after the
-    /// stream's cursor (the replay, if any, then live ones), until `end` is cancelled, the
-    /// `deadline` passes, or the hub drops the stream.
-    pub fn into_stream(
-        self,
-        head: BytesMut,
-        end: CancellationToken,
-        deadline: Option<tokio::time::Instant>,
-    ) -> SseStream {
+    /// stream's cursor (the replay, if any, then live ones), until the hub closes its streams
+    /// ([`Hub::close_streams`]) or drops this one, or the `deadline` passes.
+    pub fn into_stream(self, head: BytesMut, deadline: Option<tokio::time::Instant>) -> SseStream {
         let pings_seen = self.hub.inner.ping_generation.load(Ordering::Acquire);
         SseStream {
             head: (!head.is_empty()).then(|| head.freeze()),
-            end: Box::pin(end.cancelled_owned()),
             deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
             drain: Duration::ZERO,
             closing: None,
@@ -75,7 +68,6 @@ impl Drop for Subscription {
 #[derive(Debug)]
 pub struct SseStream {
     head: Option<Bytes>,
-    end: Pin<Box<WaitForCancellationFutureOwned>>,
     /// When the stream's token expires.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// On shutdown the stream ends at a random moment within this window.
@@ -139,7 +131,11 @@ impl Stream for SseStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.closing.is_none() && this.end.as_mut().poll(cx).is_ready() {
+        let hub = &this.subscription.hub.inner;
+        let slot = &this.subscription.slot;
+        // Register before looking, so an event published (or a close) after the look wakes us.
+        slot.waker.register(cx.waker());
+        if this.closing.is_none() && hub.closing.load(Ordering::Acquire) {
             if this.drain.is_zero() {
                 return Poll::Ready(None);
             }
@@ -159,10 +155,6 @@ impl Stream for SseStream {
         if let Some(head) = this.head.take() {
             return Poll::Ready(Some(Ok(head)));
         }
-        let hub = &this.subscription.hub.inner;
-        let slot = &this.subscription.slot;
-        // Register before looking, so an event published after the look wakes us.
-        slot.waker.register(cx.waker());
         if slot.dropped.load(Ordering::Acquire) {
             return Poll::Ready(None);
         }
