@@ -133,6 +133,10 @@ struct Inner {
     ping_generation: AtomicU64,
     /// Set once the server shuts down: every stream ends (within its drain window).
     closing: AtomicBool,
+    /// The window's newest position, readable without its lock: a stream polled with
+    /// nothing new (every delivery ends with such a poll) returns without touching the lock,
+    /// a cache line both stream threads would otherwise take turns writing.
+    newest_seq: AtomicU64,
     /// The newest id of a group being committed (equal to the newest published otherwise).
     committing: AtomicU64,
     /// Notified after every publication and abandoned commit.
@@ -182,6 +186,7 @@ impl Hub {
             window.push(event);
         }
         debug_assert_eq!(window.newest_id(), newest, "history ends at the newest id");
+        let newest_seq = window.newest_seq();
         Self {
             inner: Arc::new(Inner {
                 window: RwLock::new(window),
@@ -189,6 +194,7 @@ impl Hub {
                 ping_frame: RwLock::new(Bytes::new()),
                 ping_generation: AtomicU64::new(0),
                 closing: AtomicBool::new(false),
+                newest_seq: AtomicU64::new(newest_seq),
                 committing: AtomicU64::new(newest),
                 published: tokio::sync::Notify::new(),
                 metrics,
@@ -264,6 +270,10 @@ impl Hub {
                     .inc();
                 positioned.push((window.push(event.clone()), event));
             }
+            // Before any wake below, so a stream woken for these events sees them.
+            self.inner
+                .newest_seq
+                .store(window.newest_seq(), Ordering::Release);
         }
         self.inner.published.notify_waiters();
         let Some(&(batch_start, _)) = positioned.first() else {

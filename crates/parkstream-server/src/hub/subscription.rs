@@ -164,6 +164,9 @@ impl Stream for SseStream {
         if pings != this.pings_seen {
             this.pings_seen = pings;
             chunk.push(&read(&hub.ping_frame));
+        } else if slot.cursor.load(Ordering::Relaxed) >= hub.newest_seq.load(Ordering::Acquire) {
+            // Nothing new; the waker registered above hears of the next event.
+            return Poll::Pending;
         }
         let mut oldest_event = None;
         {
@@ -200,7 +203,9 @@ impl Stream for SseStream {
                 .delivery_latency
                 .observe(published_at.elapsed().as_secs_f64());
         }
-        hub.metrics.frames_delivered.inc_by(chunk.frames);
+        if chunk.frames > 0 {
+            hub.metrics.frames_delivered.inc_by(chunk.frames);
+        }
         match chunk.into_bytes() {
             Some(bytes) => Poll::Ready(Some(Ok(bytes))),
             None => Poll::Pending,
