@@ -180,8 +180,8 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_MAX_CLIENTS", default_value_t = 10_000)]
     pub max_clients: usize,
 
-    /// Events queued for one stream before it counts as too slow and is disconnected (it then
-    /// resumes by id). Bounds server memory per client.
+    /// Events (of those it asked for) unread by one stream before it counts as too slow and
+    /// is disconnected (it then resumes by id). Bounds how far a slow client lags.
     #[arg(long, env = "PARKSTREAM_CLIENT_BUFFER", default_value_t = 4_096,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub client_buffer: u64,

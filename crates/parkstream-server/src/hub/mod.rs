@@ -8,9 +8,11 @@
 //! that starts further back.
 //!
 //! Subscribers are indexed by lot, so publishing touches only the streams that asked for that
-//! lot (or for every lot). A stream whose oldest unread event is more than `max_lag` events
-//! old is dropped and its connection closed at once; the client resumes by id. A stalled
-//! client therefore never holds more than its socket buffers.
+//! lot (or for every lot). A stream that left more than `max_lag` of its own events unread is
+//! dropped and its connection closed at once; the client resumes by id. A stalled client
+//! therefore never holds more than its socket buffers. (Other lots' events do not count: a
+//! stream watching a quiet lot beside a busy one is only at risk when its cursor leaves the
+//! window, which ends it too, with `reset` on resume.)
 
 mod filter;
 pub mod gzip;
@@ -109,8 +111,17 @@ struct Slot {
     /// Position of the last event the stream has examined (written by the stream).
     cursor: AtomicU64,
     /// Position of the oldest event offered to the stream and not yet examined; at or below
-    /// `cursor` when there is none (written by the publisher).
+    /// `cursor` when there is none. This and the counts below are written by the publisher
+    /// only, under the registry lock.
     backlog_from: AtomicU64,
+    /// Events offered to the stream so far, and that count when `backlog_from` was set and
+    /// when the current publication began: lag is counted in the stream's own events, so a
+    /// stream watching one quiet lot is not dropped while a busy lot's events pass it by.
+    offered: AtomicU64,
+    offered_at_backlog: AtomicU64,
+    offered_at_publication: AtomicU64,
+    /// The publication `offered_at_publication` belongs to.
+    publication: AtomicU64,
     /// Set when the hub gave up on the stream: it ends at its next poll.
     dropped: AtomicBool,
     /// Closes the stream's connection.
@@ -120,6 +131,8 @@ struct Slot {
 #[derive(Debug, Default)]
 struct Registry {
     next_id: u64,
+    /// Publications so far (numbers each for [`Slot::publication`]).
+    publications: u64,
     everyone: HashMap<u64, Arc<Slot>>,
     all_lots: HashMap<u64, Arc<Slot>>,
     by_lot: HashMap<Arc<str>, HashMap<u64, Arc<Slot>>>,
@@ -276,10 +289,12 @@ impl Hub {
                 .store(window.newest_seq(), Ordering::Release);
         }
         self.inner.published.notify_waiters();
-        let Some(&(batch_start, _)) = positioned.first() else {
+        if positioned.is_empty() {
             return;
-        };
+        }
         let mut registry = lock(&self.inner.registry);
+        registry.publications += 1;
+        let publication = registry.publications;
         let mut dropped = Vec::new();
         for (seq, event) in &positioned {
             let targets = registry.all_lots.iter().chain(
@@ -292,7 +307,7 @@ impl Hub {
             );
             for (id, slot) in targets {
                 if slot.filter.types.contains(event.event_type)
-                    && !self.offer(slot, *seq, batch_start)
+                    && !self.offer(slot, *seq, publication)
                 {
                     dropped.push(*id);
                 }
@@ -310,16 +325,26 @@ impl Hub {
     }
 
     /// Tells a stream there is an event for it at `seq`; false when it is too far behind,
-    /// in which case it is told to end and its connection is closed. Lag is what the stream
-    /// left unread before this publication (`batch_start`), so one large batch is not lag.
-    fn offer(&self, slot: &Slot, seq: u64, batch_start: u64) -> bool {
-        let cursor = slot.cursor.load(Ordering::Acquire);
-        let mut backlog_from = slot.backlog_from.load(Ordering::Relaxed);
-        if backlog_from <= cursor {
-            backlog_from = seq;
-            slot.backlog_from.store(seq, Ordering::Relaxed);
+    /// in which case it is told to end and its connection is closed. Lag is how many of its
+    /// events the stream left unread before this `publication`, so one large batch is not lag.
+    fn offer(&self, slot: &Slot, seq: u64, publication: u64) -> bool {
+        let offered = slot.offered.load(Ordering::Relaxed);
+        if slot.publication.load(Ordering::Relaxed) != publication {
+            slot.publication.store(publication, Ordering::Relaxed);
+            slot.offered_at_publication
+                .store(offered, Ordering::Relaxed);
         }
-        if batch_start.saturating_sub(backlog_from) >= self.inner.max_lag {
+        let cursor = slot.cursor.load(Ordering::Acquire);
+        if slot.backlog_from.load(Ordering::Relaxed) <= cursor {
+            slot.backlog_from.store(seq, Ordering::Relaxed);
+            slot.offered_at_backlog.store(offered, Ordering::Relaxed);
+        }
+        slot.offered.store(offered + 1, Ordering::Relaxed);
+        let unread = slot
+            .offered_at_publication
+            .load(Ordering::Relaxed)
+            .saturating_sub(slot.offered_at_backlog.load(Ordering::Relaxed));
+        if unread >= self.inner.max_lag {
             slot.dropped.store(true, Ordering::Release);
             slot.kill.cancel();
             slot.waker.wake();
@@ -392,6 +417,10 @@ impl Hub {
             waker: AtomicWaker::new(),
             cursor: AtomicU64::new(cursor),
             backlog_from: AtomicU64::new(0),
+            offered: AtomicU64::new(0),
+            offered_at_backlog: AtomicU64::new(0),
+            offered_at_publication: AtomicU64::new(0),
+            publication: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
             kill,
         });
@@ -545,6 +574,26 @@ pub(crate) mod tests {
         hub.publish([event(11, "b")]);
         assert_eq!(ready_ids(&mut only_b), vec![11]);
         assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn lag_counts_only_the_events_a_stream_wants() {
+        let hub = hub(3);
+        let mut only_b = subscribe(&hub, Some("b"), None);
+        let _ = ready_ids(&mut only_b); // the (empty) head
+        hub.publish([event(1, "b")]);
+        // It reads nothing while a busy lot passes: two of its own events unread, not twelve.
+        hub.publish((2..=11).map(|id| event(id, "a")));
+        hub.publish([event(12, "b")]);
+        hub.publish([event(13, "b")]);
+        assert_eq!(hub.subscriber_count(), 1);
+        assert_eq!(ready_ids(&mut only_b), vec![1, 12, 13]);
+        // Three unread of its own before a publication: dropped.
+        hub.publish([event(14, "b")]);
+        hub.publish([event(15, "b")]);
+        hub.publish([event(16, "b")]);
+        hub.publish([event(17, "b")]);
+        assert_eq!(hub.subscriber_count(), 0);
     }
 
     #[test]
