@@ -141,7 +141,7 @@ struct Backlog {
 #[derive(Debug, Default)]
 struct Registry {
     next_id: u64,
-    /// Publications so far (numbers each for [`Slot::publication`]).
+    /// Publications so far (numbers each for [`Backlog::publication`]).
     publications: u64,
     everyone: HashMap<u64, Arc<Slot>>,
     all_lots: HashMap<u64, Arc<Slot>>,
