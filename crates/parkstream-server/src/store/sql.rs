@@ -6,7 +6,8 @@
 //! differs stays in those files: how a connection is opened, isolation (each defines `page`),
 //! and two names each defines before expanding:
 //! `ALERT_CONTRACTOR` (the SQL expression of an alert's contractor) and `INSERTION_ORDER`
-//! (the column that orders rows inserted in the same millisecond).
+//! (the column that orders rows inserted in the same millisecond). What a commit writes is
+//! planned in `plan.rs`; `write_batch` here runs that plan through sqlx.
 
 macro_rules! shared_sql {
     ($db:ty, $conn:ty, $row:ty, $store:ty) => {
