@@ -156,18 +156,8 @@ async fn events_published_through_each_of_three_instances_reach_every_subscriber
     };
     let nodes = meeting.three().await;
     nodes[0].put_lot("a", 1_000).await;
-    // The lot is known everywhere once its event went round.
     for node in &nodes {
-        wait_until(|| async {
-            node.http
-                .get(node.url("/api/lots/a"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                == 200
-        })
-        .await;
+        knows_lot(node, "a").await;
     }
     let mut streams = Vec::new();
     for node in &nodes {
@@ -423,6 +413,8 @@ async fn while_redis_restarts_writes_fail_cleanly_and_subscribers_get_every_ackn
     let meeting = Meeting::new(&postgres, &redis.url()).await;
     let (a, b) = (meeting.instance().await, meeting.instance().await);
     a.put_lot("a", 100_000).await;
+    // Subscribing before the lot's creation reached b would add its count of 0 to the stream.
+    knows_lot(&b, "a").await;
     let mut on_b = b.subscribe("lots=a").await;
     on_b.connected().await;
 
@@ -605,6 +597,23 @@ async fn stop_all(nodes: impl IntoIterator<Item = TestApp>) {
 }
 
 /// Polls `condition` until it holds, failing after [`PATIENCE`].
+/// Waits until `node` serves lot `id`: its creation has gone round the Redis stream, and a
+/// follower publishes what it reads before it refreshes the lots it serves, so the creation
+/// event is behind any stream opened from then on.
+async fn knows_lot(node: &TestApp, id: &str) {
+    let path = format!("/api/lots/{id}");
+    wait_until(|| async {
+        node.http
+            .get(node.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+}
+
 async fn wait_until<F, Fut>(mut condition: F)
 where
     F: FnMut() -> Fut,
