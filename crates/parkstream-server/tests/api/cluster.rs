@@ -596,7 +596,6 @@ async fn stop_all(nodes: impl IntoIterator<Item = TestApp>) {
     }
 }
 
-/// Polls `condition` until it holds, failing after [`PATIENCE`].
 /// Waits until `node` serves lot `id`: its creation has gone round the Redis stream, and a
 /// follower publishes what it reads before it refreshes the lots it serves, so the creation
 /// event is behind any stream opened from then on.
@@ -614,6 +613,7 @@ async fn knows_lot(node: &TestApp, id: &str) {
     .await;
 }
 
+/// Polls `condition` until it holds, failing after [`PATIENCE`].
 async fn wait_until<F, Fut>(mut condition: F)
 where
     F: FnMut() -> Fut,
