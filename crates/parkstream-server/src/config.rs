@@ -216,7 +216,7 @@ pub struct ServeSettings {
     pub shutdown_grace: Duration,
 
     /// On shutdown, streams close at random moments within this window, so that thousands
-    /// of clients do not all reconnect in the same instant (keep it below --shutdown-grace).
+    /// of clients do not all reconnect in the same instant (at most --shutdown-grace).
     #[arg(long, env = "PARKSTREAM_SHUTDOWN_DRAIN", default_value = "1s", value_parser = parse_duration)]
     pub shutdown_drain: Duration,
 

@@ -159,7 +159,9 @@ pub async fn run(
         limits: limits::PerIpLimits::new(settings.max_streams_per_ip, settings.write_rate_per_ip),
         max_body_bytes: settings.max_body_bytes,
         shutdown: stop.clone(),
-        shutdown_drain: settings.shutdown_drain,
+        // Streams end within the grace period, so closing the connections (when the grace
+        // period is over) never has to interrupt a stream that is still draining.
+        shutdown_drain: settings.shutdown_drain.min(settings.shutdown_grace),
         gzip: settings
             .stream_gzip
             .then(|| hub::gzip::GzipSlots::new(settings.max_gzip_streams)),

@@ -209,3 +209,65 @@ async fn on_shutdown_streams_close_spread_over_the_drain_window() {
         "a stream outlived the window: {ends:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_a_stalled_stream_when_the_grace_period_ends() {
+    // A drain window longer than the grace period is cut to it.
+    let app = spawn_app_with(|s| {
+        s.shutdown_drain = Duration::from_secs(30);
+        s.shutdown_grace = Duration::from_secs(1);
+        s.client_buffer = 1_000_000;
+        s.history_size = 100_000;
+    })
+    .await;
+    let lot = "l".repeat(128);
+    app.put_lot(&lot, 1_000_000).await;
+    let mut reader = app.subscribe("").await;
+    reader.connected().await;
+
+    // Reads the headers, then nothing: 25,000 frames of about 400 bytes are far more than
+    // its socket buffers hold (4 MiB to send at most here, 4 KiB to receive), so the
+    // server's write to it waits for good, and only closing the connection can end it.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /api/sse/dashboard HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 512];
+    let n = stalled.read(&mut head).await.unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"));
+    for batch in 0..25 {
+        let response = app
+            .post_capacity(&count_batch(&lot, batch * 1000 + 1..=batch * 1000 + 1000))
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(reader.next_counts(1000).await.len(), 1000);
+    }
+    let lag_drops = "parkstream_sse_subscribers_dropped_total{reason=\"lag\"}";
+    assert_eq!(app.metric(lag_drops).await, 0.0);
+
+    let started = tokio::time::Instant::now();
+    let stopping = tokio::spawn(app.stop());
+    reader.expect_end().await;
+    // The stalled client reads nothing until the server is gone (reading would unblock the
+    // server's write, and the stream would then end by itself).
+    stopping.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the server stopped {:?} after it was asked to, its grace period being 1 s",
+        started.elapsed()
+    );
+    let mut sink = vec![0u8; 1 << 16];
+    let closed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match stalled.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the stalled connection is closed");
+}
