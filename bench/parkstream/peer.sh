@@ -8,3 +8,11 @@ peer_parkstream() {
     '{"parkingLotId":"bench","occupied":{seq},"totalSlots":1000000000}' \
     --seq-regex '"occupied":(\d+)'
 }
+# The same with one stream thread (`--stream-workers 1`), which leaves a core to whatever
+# shares the machine (here the load generator); see docs/performance.md.
+peer_parkstream-1thread() {
+  bench_server parkstream-1thread "PARKSTREAM_ARGS='--stream-workers 1' $PARKSTREAM_BENCH_DIR/start.sh" \
+    http://127.0.0.1:18010/api/capacity/update http://127.0.0.1:18010/api/sse/dashboard \
+    '{"parkingLotId":"bench","occupied":{seq},"totalSlots":1000000000}' \
+    --seq-regex '"occupied":(\d+)'
+}
