@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::helpers::{count_batch, spawn_app, spawn_app_with, PATIENCE};
 
@@ -122,16 +122,7 @@ async fn a_client_that_stops_reading_is_dropped_while_others_keep_receiving() {
     app.put_lot(&lot, 1_000_000).await;
 
     // A client with a tiny receive window that reads the headers, then nothing more.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(app.addr).await.unwrap();
-    stalled
-        .write_all(b"GET /api/sse/dashboard HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = [0u8; 512];
-    let n = stalled.read(&mut head).await.unwrap();
-    assert!(head[..n].starts_with(b"HTTP/1.1 200"));
+    let mut stalled = open_stalled_stream(app.addr).await;
 
     let mut reader = app.subscribe("").await;
     reader.connected().await;
@@ -159,17 +150,10 @@ async fn a_client_that_stops_reading_is_dropped_while_others_keep_receiving() {
     app.wait_for_metric("parkstream_sse_clients", 1.0).await;
 
     // The stalled client's connection was closed: draining it reaches the end.
-    let mut sink = vec![0u8; 1 << 16];
-    let closed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match stalled.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the stalled connection is closed");
+    assert!(
+        closed_within_patience(&mut stalled).await,
+        "the stalled connection is closed"
+    );
 
     app.set_count(&lot, 1).await;
     assert_eq!(reader.next_counts(1).await, vec![1]);
@@ -228,16 +212,7 @@ async fn shutdown_closes_a_stalled_stream_when_the_grace_period_ends() {
     // Reads the headers, then nothing: 25,000 frames of about 400 bytes are far more than
     // its socket buffers hold (4 MiB to send at most here, 4 KiB to receive), so the
     // server's write to it waits for good, and only closing the connection can end it.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(app.addr).await.unwrap();
-    stalled
-        .write_all(b"GET /api/sse/dashboard HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = [0u8; 512];
-    let n = stalled.read(&mut head).await.unwrap();
-    assert!(head[..n].starts_with(b"HTTP/1.1 200"));
+    let mut stalled = open_stalled_stream(app.addr).await;
     for batch in 0..25 {
         let response = app
             .post_capacity(&count_batch(&lot, batch * 1000 + 1..=batch * 1000 + 1000))
@@ -259,15 +234,39 @@ async fn shutdown_closes_a_stalled_stream_when_the_grace_period_ends() {
         "the server stopped {:?} after it was asked to, its grace period being 1 s",
         started.elapsed()
     );
+    assert!(
+        closed_within_patience(&mut stalled).await,
+        "the stalled connection is closed"
+    );
+}
+
+/// Opens a stream with a tiny receive window and reads its response head; the caller then
+/// reads nothing, so the server's writes to it soon wait on a full socket.
+async fn open_stalled_stream(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /api/sse/dashboard HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 512];
+    let n = stream.read(&mut head).await.unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"));
+    stream
+}
+
+/// Whether reading what is left on `stream` reaches its end within [`PATIENCE`].
+async fn closed_within_patience(stream: &mut TcpStream) -> bool {
     let mut sink = vec![0u8; 1 << 16];
-    let closed = tokio::time::timeout(PATIENCE, async {
+    tokio::time::timeout(PATIENCE, async {
         loop {
-            match stalled.read(&mut sink).await {
+            match stream.read(&mut sink).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
         }
     })
-    .await;
-    assert!(closed.is_ok(), "the stalled connection is closed");
+    .await
+    .is_ok()
 }
