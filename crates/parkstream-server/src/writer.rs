@@ -376,12 +376,28 @@ impl WriterTask {
             trim_through,
         };
         let last_id = self.next_event_id + stored.len() as u64 - 1;
+        // A group larger than the hub publishes at once goes out in paced chunks after the
+        // commit; a smaller one waits for room first and is published the moment it is
+        // durable (see `hub::pacing`).
+        let paced = stored.len() > self.hub.chunk_size();
+        if !paced {
+            self.hub.make_room(stored.len()).await;
+        }
         self.hub.begin_commit(last_id);
         let hub = self.hub.clone();
-        let to_publish = stored.clone();
-        let publish = move || hub.publish(to_publish.iter().map(publishable));
+        let to_publish = (!paced).then(|| stored.clone());
+        let publish = move || {
+            if let Some(events) = to_publish {
+                hub.publish(events.iter().map(publishable));
+            }
+        };
         match self.store.commit_then(&batch, publish).await {
             Ok(()) => {
+                if paced {
+                    self.hub
+                        .publish_paced(stored.iter().map(publishable).collect())
+                        .await;
+                }
                 let (lots, contractors) = changed(&tx);
                 drop(tx);
                 self.committed(&stored, trim_through.is_some());

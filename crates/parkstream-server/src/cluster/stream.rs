@@ -300,7 +300,10 @@ impl Follower {
             last = event.id;
             batch.push(Arc::new(event));
         }
-        if !batch.is_empty() {
+        if batch.len() > self.hub.chunk_size() {
+            self.hub.publish_paced(batch).await;
+        } else if !batch.is_empty() {
+            self.hub.make_room(batch.len()).await;
             self.hub.publish(batch);
         }
         last

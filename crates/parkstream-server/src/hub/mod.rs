@@ -11,11 +11,13 @@
 //! lot (or for every lot). A stream that left more than `max_lag` of its own events unread is
 //! dropped and its connection closed at once; the client resumes by id. A stalled client
 //! therefore never holds more than its socket buffers. (Other lots' events do not count: a
-//! stream watching a quiet lot beside a busy one is only at risk when its cursor leaves the
-//! window, which ends it too, with `reset` on resume.)
+//! stream watching a quiet lot beside a busy one just moves its cursor past the ones that left
+//! the window.) Bursts are published no faster than the streams that keep up can read them
+//! ([`pacing`]).
 
 mod filter;
 pub mod gzip;
+mod pacing;
 mod subscription;
 mod window;
 
@@ -34,6 +36,7 @@ use parkstream_protocol::{sse, EventType, Timestamp};
 use crate::metrics::{Metrics, ReasonLabel, TypeLabel, TypeName};
 
 pub use filter::{ContractorScope, Filter, FilterError, TypeMask};
+pub use pacing::KEEP_UP_GRACE;
 pub use subscription::{SseStream, Subscription};
 use window::EventWindow;
 
@@ -167,6 +170,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     max_clients: usize,
     max_lag: u64,
+    /// The most events published at once by [`Hub::publish_paced`].
+    chunk_size: usize,
 }
 
 /// A cheap handle to the hub.
@@ -210,6 +215,7 @@ impl Hub {
         }
         debug_assert_eq!(window.newest_id(), newest, "history ends at the newest id");
         let newest_seq = window.newest_seq();
+        let max_lag = config.client_buffer.min(config.history_size).max(1) as u64;
         Self {
             inner: Arc::new(Inner {
                 window: RwLock::new(window),
@@ -222,7 +228,8 @@ impl Hub {
                 published: tokio::sync::Notify::new(),
                 metrics,
                 max_clients: config.max_clients,
-                max_lag: config.client_buffer.min(config.history_size).max(1) as u64,
+                max_lag,
+                chunk_size: pacing::chunk_size(config.history_size, max_lag),
             }),
         }
     }
@@ -602,6 +609,54 @@ pub(crate) mod tests {
         hub.publish([event(16, "b")]);
         hub.publish([event(17, "b")]);
         assert_eq!(hub.subscriber_count(), 0);
+    }
+
+    #[test]
+    fn a_stream_on_a_quiet_lot_outlives_the_window_turning_over() {
+        let hub = hub(16);
+        let mut only_b = subscribe(&hub, Some("b"), None);
+        let _ = ready_ids(&mut only_b); // the (empty) head
+        for base in (0..300).step_by(50) {
+            hub.publish((base + 1..=base + 50).map(|id| event(id, "a")));
+        }
+        hub.publish([event(301, "b")]);
+        assert_eq!(ready_ids(&mut only_b), vec![301]);
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_publication_waits_for_a_reader_and_drops_one_that_never_reads() {
+        let hub = hub(100);
+        let mut reader = subscribe(&hub, None, None);
+        let kill = CancellationToken::new();
+        let _stalled = hub
+            .subscribe(Filter::EVERYTHING, None, kill.clone())
+            .unwrap()
+            .into_stream(Default::default(), None);
+        let _ = ready_ids(&mut reader); // the (empty) head
+        let events: Vec<_> = (1..=250).map(|id| event(id, "a")).collect();
+        let publishing = tokio::spawn({
+            let hub = hub.clone();
+            async move { hub.publish_paced(events).await }
+        });
+        let mut read = Vec::new();
+        let started = tokio::time::Instant::now();
+        while read.len() < 250 {
+            read.extend(ready_ids(&mut reader));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        publishing.await.unwrap();
+        assert_eq!(
+            read,
+            (1..=250).collect::<Vec<_>>(),
+            "the reader got every event"
+        );
+        assert!(started.elapsed() >= KEEP_UP_GRACE, "the writer waited");
+        assert!(
+            kill.is_cancelled(),
+            "the stream that never read was dropped"
+        );
+        assert_eq!(hub.subscriber_count(), 1);
     }
 
     #[test]

@@ -172,9 +172,18 @@ impl Stream for SseStream {
         {
             let window = read(&hub.window);
             let mut cursor = slot.cursor.load(Ordering::Relaxed);
+            // Events it has not examined left the window. They matter only if one was its
+            // own: the oldest it was offered and has not examined (`from`) is gone. (Every
+            // publication is offered before the next one evicts anything, and the window's
+            // lock orders those offers before this look.) A stream watching a quiet lot just
+            // moves on.
+            let from = slot.backlog.from.load(Ordering::Relaxed);
+            if !window.holds_after(cursor) && (from <= cursor || from >= window.first_seq()) {
+                cursor = window.first_seq() - 1;
+            }
             if !window.holds_after(cursor) {
-                // Events it has not seen were evicted: end, so the client reconnects and is
-                // told to reset.
+                // Events it wanted were evicted: end, so the client reconnects and is told
+                // to reset.
                 drop(window);
                 slot.dropped.store(true, Ordering::Release);
                 hub.metrics

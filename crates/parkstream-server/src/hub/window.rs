@@ -33,6 +33,27 @@ impl EventWindow {
         self.newest_id
     }
 
+    /// How many events the window keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many events it holds now.
+    pub fn held(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Position of the oldest event held (of the next event, when empty).
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The event at position `seq`, if held.
+    pub fn get(&self, seq: u64) -> Option<&Arc<PublishedEvent>> {
+        let index = seq.checked_sub(self.first_seq)?;
+        self.events.get(usize::try_from(index).ok()?)
+    }
+
     /// Position of the newest event (0 before any).
     pub fn newest_seq(&self) -> u64 {
         self.first_seq + self.events.len() as u64 - 1

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod bursts;
 mod client;
 mod cluster;
 mod crash;
