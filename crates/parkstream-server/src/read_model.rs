@@ -12,6 +12,7 @@ use parkstream_protocol::Timestamp;
 
 use crate::domain::contractor::Contractor;
 use crate::domain::Lot;
+use crate::hub::ContractorLots;
 
 /// How long occupancy history is kept, and the width of one sample's bucket.
 pub const HISTORY_MINUTES: i64 = 60;
@@ -22,8 +23,9 @@ struct Views {
     lots: BTreeMap<String, LotView>,
     /// Per lot, the last count known in each 15-second bucket, oldest first.
     occupancy: BTreeMap<String, VecDeque<OccupancySample>>,
-    /// The lots each contractor has an allocation in (what its tokens may see).
-    contractor_lots: BTreeMap<String, Vec<String>>,
+    /// The lots each contractor has an allocation in (what its tokens may see), shared with
+    /// its open streams.
+    contractor_lots: BTreeMap<String, Arc<ContractorLots>>,
     last_event_id: u64,
 }
 
@@ -117,11 +119,12 @@ impl ReadModel {
             let lots = contractor
                 .allocations
                 .keys()
-                .map(ToString::to_string)
-                .collect();
+                .map(|lot| Arc::from(lot.as_str()));
             views
                 .contractor_lots
-                .insert(contractor.id.to_string(), lots);
+                .entry(contractor.id.to_string())
+                .or_default()
+                .set(lots);
         }
     }
 
@@ -131,8 +134,19 @@ impl ReadModel {
         views
             .contractor_lots
             .get(contractor)
-            .cloned()
+            .map(|lots| lots.get().iter().map(ToString::to_string).collect())
             .unwrap_or_default()
+    }
+
+    /// The same lots as a live set for a contractor's stream: it changes as the allocations
+    /// do. (A contractor not known yet gets an empty set, filled if it is created.)
+    pub fn live_contractor_lots(&self, contractor: &str) -> Arc<ContractorLots> {
+        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        views
+            .contractor_lots
+            .entry(contractor.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Adds past points (from stored events at start), oldest first.

@@ -1,7 +1,5 @@
 //! `GET /api/sse/dashboard`: the stream (SPEC section 2).
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -53,15 +51,9 @@ async fn dashboard(
         .map_err(|e| ApiError::bad_query(e.field, e.message))?
         .within(principal.lots.as_deref());
     if let Some(contractor) = &principal.contractor {
-        let lots = app
-            .read_model
-            .contractor_lots(contractor)
-            .iter()
-            .map(|lot| Arc::from(lot.as_str()))
-            .collect();
         filter = filter.for_contractor(ContractorScope {
             id: contractor.clone(),
-            lots,
+            lots: app.read_model.live_contractor_lots(contractor),
         });
     }
     // A header that is not text cannot be placed: it gets `reset`, like any unknown id.

@@ -1,6 +1,6 @@
 //! What a stream asked to see: `lots=` and `types=`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use parkstream_protocol::EventType;
 
@@ -45,9 +45,46 @@ pub struct Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractorScope {
     pub id: Arc<str>,
-    /// The lots it has allocations in.
-    pub lots: Vec<Arc<str>>,
+    /// The lots it has allocations in, as they are now.
+    pub lots: Arc<ContractorLots>,
 }
+
+/// The lots a contractor has allocations in, shared by all its open streams and replaced the
+/// moment an allocation changes (the read model holds one per contractor and updates it on
+/// every instance), so a stream never keeps access its contractor no longer has.
+#[derive(Debug, Default)]
+pub struct ContractorLots(RwLock<Arc<[Arc<str>]>>);
+
+impl ContractorLots {
+    pub fn new(lots: impl IntoIterator<Item = Arc<str>>) -> Self {
+        Self(RwLock::new(lots.into_iter().collect()))
+    }
+
+    /// Replaces the lots.
+    pub fn set(&self, lots: impl IntoIterator<Item = Arc<str>>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = lots.into_iter().collect();
+    }
+
+    pub fn get(&self) -> Arc<[Arc<str>]> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn contains(&self, lot: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|l| &**l == lot)
+    }
+}
+
+impl PartialEq for ContractorLots {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for ContractorLots {}
 
 /// A filter parameter that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +198,7 @@ impl Filter {
             EventType::CapacityUpdate => {
                 let lot_is_mine = event
                     .lot
-                    .as_ref()
+                    .as_deref()
                     .is_some_and(|lot| scope.lots.contains(lot));
                 if !lot_is_mine {
                     None
@@ -212,7 +249,7 @@ mod tests {
     fn a_contractor_sees_its_lots_its_own_items_and_no_other_plates() {
         let acme = Filter::EVERYTHING.for_contractor(ContractorScope {
             id: "acme".into(),
-            lots: vec!["depot".into()],
+            lots: Arc::new(ContractorLots::new(["depot".into()])),
         });
         let update = r#"{"parkingLotId":"depot","plateNumber":"X1","occupied":3}"#;
         let theirs = event("depot", Some("zen"), EventType::CapacityUpdate, update);
@@ -236,6 +273,22 @@ mod tests {
         assert!(acme
             .select(&event("depot", None, EventType::Alert, "{}"))
             .is_none());
+    }
+
+    #[test]
+    fn a_contractors_stream_follows_its_allocations_as_they_change() {
+        let lots = Arc::new(ContractorLots::new(["depot".into()]));
+        let acme = Filter::EVERYTHING.for_contractor(ContractorScope {
+            id: "acme".into(),
+            lots: lots.clone(),
+        });
+        let update = event("depot", None, EventType::CapacityUpdate, "{}");
+        assert!(acme.select(&update).is_some());
+        lots.set(["north".into()]);
+        assert!(acme.select(&update).is_none(), "a lot taken away");
+        assert!(acme
+            .select(&event("north", None, EventType::CapacityUpdate, "{}"))
+            .is_some());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use parkstream_protocol::{sse, EventType, Timestamp};
 
 use crate::metrics::{Metrics, ReasonLabel, TypeLabel, TypeName};
 
-pub use filter::{ContractorScope, Filter, FilterError, TypeMask};
+pub use filter::{ContractorLots, ContractorScope, Filter, FilterError, TypeMask};
 pub use pacing::KEEP_UP_GRACE;
 pub use subscription::{SseStream, Subscription};
 use window::EventWindow;

@@ -645,3 +645,67 @@ async fn a_stream_ends_when_its_token_expires() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_open_contractor_stream_loses_a_lot_the_moment_its_allocation_is_removed() {
+    let app = secured().await;
+    let admin = token(Role::Admin);
+    let put = |path: String, body: Value| {
+        app.http
+            .put(app.url(&path))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    for lot in ["depot", "north"] {
+        let response = put(
+            format!("/api/lots/{lot}"),
+            json!({"name": lot, "totalSlots": 50}),
+        );
+        assert_eq!(response.await.unwrap().status(), 201);
+    }
+    let allocations = |lots: &[&str]| {
+        let allocations: Vec<Value> = lots
+            .iter()
+            .map(|lot| json!({"parkingLotId": lot, "allocatedCapacity": 5}))
+            .collect();
+        json!({"name": "Acme", "allocations": allocations, "plates": ["A1"]})
+    };
+    let created = put("/api/contractors/acme".into(), allocations(&["depot"]));
+    assert_eq!(created.await.unwrap().status(), 201);
+    let acme = contractor_token("acme");
+    let mut stream = app.subscribe(&format!("access_token={acme}")).await;
+    stream.connected().await;
+    let count = |lot: &str, occupied: u32| {
+        post(
+            &app,
+            "/api/capacity/update",
+            &admin,
+            json!({"parkingLotId": lot, "occupied": occupied}),
+        )
+    };
+    assert_eq!(count("depot", 1).await, 200);
+    assert_eq!(stream.next_data().await.1["parkingLotId"], "depot");
+
+    // Depot taken away, north given: the open stream follows at once.
+    let moved = put("/api/contractors/acme".into(), allocations(&["north"]));
+    assert_eq!(moved.await.unwrap().status(), 200);
+    assert_eq!(count("depot", 2).await, 200);
+    assert_eq!(count("north", 3).await, 200);
+    let (kind, data) = stream.next_data().await;
+    assert_eq!(
+        (kind.as_str(), data["parkingLotId"].as_str()),
+        ("capacity_update", Some("north")),
+        "the depot update after the change is not sent"
+    );
+    let (status, lots) = get(&app, "/api/lots", Some(&acme)).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = lots
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|lot| lot["parkingLotId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["north"], "REST follows too");
+    app.stop().await;
+}
