@@ -203,6 +203,11 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origin: Vec<String>,
 
+    /// Most lot ids one stream may filter on (`lots=`); 400 above.
+    #[arg(long, env = "PARKSTREAM_MAX_FILTER_LOTS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_filter_lots: u64,
+
     /// Largest request body accepted, in bytes (413 above).
     #[arg(long, env = "PARKSTREAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -47,6 +47,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limits: Arc<PerIpLimits>,
     pub max_body_bytes: usize,
+    /// Most lots one stream may filter on (`lots=`).
+    pub max_filter_lots: usize,
     /// Cancelled when the server starts shutting down: every stream ends.
     pub shutdown: CancellationToken,
     /// The window over which streams close on shutdown.

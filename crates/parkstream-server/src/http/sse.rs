@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
     params(("lots" = Option<String>, Query, description = "Comma-separated lot ids"), ("types" = Option<String>, Query, description = "Comma-separated event types: capacity_update, alert, violation"), ("lastEventId" = Option<String>, Query, description = "Resume after this event id"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (wins over the query)")),
     responses(
         (status = 200, description = "retry, connected, then replayed and live events: capacity_update, alert, violation, reset, ping", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Unknown event type or malformed lot id", body = ErrorBody),
+        (status = 400, description = "Unknown event type, malformed lot id, or more lots than --max-filter-lots", body = ErrorBody),
         (status = 503, description = "Too many open streams (Retry-After)", body = ErrorBody)
     )
 )]
@@ -47,7 +47,7 @@ async fn dashboard(
     connection: Option<Extension<ConnectionContext>>,
 ) -> Result<Response, ApiError> {
     principal.require(Need::Read)?;
-    let mut filter = Filter::parse(params.get("lots"), params.get("types"))
+    let mut filter = Filter::parse(params.get("lots"), params.get("types"), app.max_filter_lots)
         .map_err(|e| ApiError::bad_query(e.field, e.message))?
         .within(principal.lots.as_deref());
     if let Some(contractor) = &principal.contractor {

@@ -513,7 +513,7 @@ pub(crate) mod tests {
     }
 
     fn subscribe(hub: &Hub, lots: Option<&str>, last_id: Option<&str>) -> SseStream {
-        let filter = Filter::parse(lots, None).unwrap();
+        let filter = Filter::parse(lots, None, 100).unwrap();
         hub.subscribe(filter, last_id, CancellationToken::new())
             .unwrap()
             .into_stream(Default::default(), None)

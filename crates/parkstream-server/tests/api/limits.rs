@@ -124,3 +124,31 @@ async fn too_many_streams_from_one_address_get_429() {
     again.connected().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_lots_filter_longer_than_max_filter_lots_is_refused_with_400() {
+    let app = spawn_app().await;
+    let ids: Vec<String> = (0..2_000).map(|n| format!("lot{n}")).collect();
+    let response = app
+        .http
+        .get(app.url(&format!("/api/sse/dashboard?lots={}", ids.join(","))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "lots");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 lots"),
+        "{body}"
+    );
+    assert_eq!(app.metric("parkstream_sse_clients").await, 0.0);
+    let mut at_the_cap = app
+        .subscribe(&format!("lots={}", ids[..100].join(",")))
+        .await;
+    at_the_cap.connected().await;
+    app.stop().await;
+}
