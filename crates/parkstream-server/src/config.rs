@@ -203,6 +203,10 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origin: Vec<String>,
 
+    /// How long a request's whole body may take to arrive once its head is read (408 after).
+    #[arg(long, env = "PARKSTREAM_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
     /// Most lot ids one stream may filter on (`lots=`); 400 above.
     #[arg(long, env = "PARKSTREAM_MAX_FILTER_LOTS", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]

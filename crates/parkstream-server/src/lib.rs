@@ -158,6 +158,7 @@ pub async fn run(
         auth,
         limits: limits::PerIpLimits::new(settings.max_streams_per_ip, settings.write_rate_per_ip),
         max_body_bytes: settings.max_body_bytes,
+        body_timeout: settings.body_timeout,
         max_filter_lots: usize::try_from(settings.max_filter_lots).unwrap_or(usize::MAX),
         shutdown: stop.clone(),
         // Streams end within the grace period, so closing the connections (when the grace

@@ -1,10 +1,12 @@
 //! Taking the principal out of a request.
 
+use std::marker::PhantomData;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
-use super::Principal;
+use super::{Need, Principal};
 use crate::error::ApiError;
 use crate::http::AppState;
 
@@ -28,6 +30,46 @@ impl FromRequestParts<AppState> for Principal {
                 )
             })?;
         app.auth.verify(&token)
+    }
+}
+
+/// What a handler needs, as a type: see [`Allowed`].
+pub trait Requirement {
+    const NEED: Need;
+}
+
+/// The markers for [`Allowed`].
+pub mod need {
+    use super::{Need, Requirement};
+
+    /// Counts and gate events.
+    #[derive(Debug)]
+    pub struct Ingest;
+    /// Lots and contractors.
+    #[derive(Debug)]
+    pub struct Administer;
+
+    impl Requirement for Ingest {
+        const NEED: Need = Need::Ingest;
+    }
+    impl Requirement for Administer {
+        const NEED: Need = Need::Administer;
+    }
+}
+
+/// A principal allowed what `R` names. Checked while the request's head is taken apart, so a
+/// write its token may not make is answered 403 before any of its body is read (a handler's
+/// body extractor runs last).
+#[derive(Debug)]
+pub struct Allowed<R>(pub Principal, PhantomData<R>);
+
+impl<R: Requirement> FromRequestParts<AppState> for Allowed<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, app).await?;
+        principal.require(R::NEED)?;
+        Ok(Self(principal, PhantomData))
     }
 }
 

@@ -7,6 +7,8 @@
 
 mod extract;
 
+pub use extract::{need, Allowed};
+
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use parkstream_protocol::Timestamp;
 use super::batch::ingest;
 use super::json::{ApiJson, OneOrMany};
 use super::AppState;
-use crate::auth::{Need, Principal};
+use crate::auth::{need, Allowed};
 use crate::domain::CountReport;
 use crate::error::ApiError;
 
@@ -38,11 +38,10 @@ pub fn router() -> Router<AppState> {
 )]
 /// Answers the resulting `capacity_update` (an array of them for a batch), once stored.
 async fn update(
-    principal: Principal,
+    _allowed: Allowed<need::Ingest>,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<OneOrMany<CapacityReport>>,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Ingest)?;
     let now = Timestamp::now();
     ingest(
         body,

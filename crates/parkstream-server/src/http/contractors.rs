@@ -12,7 +12,7 @@ use parkstream_protocol::api::{ContractorView, ErrorBody};
 use super::json::ApiJson;
 use super::lots::path_error;
 use super::{with_last_event_id, AppState};
-use crate::auth::{Need, Principal};
+use crate::auth::{need, Allowed, Need, Principal};
 use crate::domain::contractor::{ContractorId, ContractorSettings};
 use crate::error::ApiError;
 
@@ -89,12 +89,11 @@ async fn show(
 )]
 /// Creates (201) or replaces (200) a contractor.
 async fn put(
-    principal: Principal,
+    _allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(spec): ApiJson<ContractorSpec>,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Administer)?;
     let Path(id) = id.map_err(path_error)?;
     let id = ContractorId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = ContractorSettings::parse(spec)?;

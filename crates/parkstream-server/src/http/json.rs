@@ -13,7 +13,8 @@ use super::AppState;
 use crate::error::ApiError;
 
 /// A JSON body: `Content-Type: application/json` (else 415), at most `--max-body-bytes`
-/// (else 413), well-formed (else 400), and of the expected shape (else 422 naming the field).
+/// (else 413), whole within `--body-timeout` (else 408), well-formed (else 400), and of the
+/// expected shape (else 422 naming the field).
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -33,9 +34,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        let bytes = Limited::new(req.into_body(), limit)
-            .collect()
+        // One deadline for the whole body: a client trickling bytes holds a connection and
+        // a buffer for no longer than that.
+        let deadline = state.body_timeout;
+        let bytes = tokio::time::timeout(deadline, Limited::new(req.into_body(), limit).collect())
             .await
+            .map_err(|_| ApiError::BodyTimeout { limit: deadline })?
             .map_err(|err| {
                 if err.downcast_ref::<LengthLimitError>().is_some() {
                     ApiError::PayloadTooLarge { limit }

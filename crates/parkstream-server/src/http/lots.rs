@@ -11,7 +11,7 @@ use parkstream_protocol::api::{ErrorBody, LotView};
 
 use super::json::ApiJson;
 use super::{visible_lots, with_last_event_id, AppState};
-use crate::auth::{Need, Principal};
+use crate::auth::{need, Allowed, Need, Principal};
 use crate::domain::{LotId, LotSettings};
 use crate::error::ApiError;
 
@@ -88,12 +88,11 @@ async fn show(
 )]
 /// Creates (201) or updates (200) a lot. Its count is kept on update.
 async fn put(
-    principal: Principal,
+    _allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(spec): ApiJson<LotSpec>,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Administer)?;
     let Path(id) = id.map_err(path_error)?;
     let id = LotId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = LotSettings::parse(spec)?;

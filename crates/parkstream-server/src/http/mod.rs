@@ -47,6 +47,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limits: Arc<PerIpLimits>,
     pub max_body_bytes: usize,
+    /// How long a request's whole body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// Most lots one stream may filter on (`lots=`).
     pub max_filter_lots: usize,
     /// Cancelled when the server starts shutting down: every stream ends.

@@ -13,7 +13,7 @@ use parkstream_protocol::Timestamp;
 use super::batch::ingest;
 use super::json::{ApiJson, OneOrMany};
 use super::AppState;
-use crate::auth::{Need, Principal};
+use crate::auth::{need, Allowed};
 use crate::domain::camera::CameraReport;
 use crate::domain::gate::GateEvent;
 use crate::error::ApiError;
@@ -42,11 +42,10 @@ pub fn router() -> Router<AppState> {
 )]
 /// Sets the count and marks the camera alive; answers the `capacity_update`(s).
 async fn lot(
-    principal: Principal,
+    _allowed: Allowed<need::Ingest>,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<OneOrMany<LotMonitorReport>>,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Ingest)?;
     let now = Timestamp::now();
     ingest(
         body,
@@ -74,11 +73,10 @@ async fn lot(
 )]
 /// Counts an entry (+1) or exit (-1, never below 0); answers the `capacity_update`(s).
 async fn gate(
-    principal: Principal,
+    _allowed: Allowed<need::Ingest>,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<OneOrMany<GateReport>>,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Ingest)?;
     let now = Timestamp::now();
     ingest(
         body,

@@ -152,3 +152,73 @@ async fn a_lots_filter_longer_than_max_filter_lots_is_refused_with_400() {
     at_the_cap.connected().await;
     app.stop().await;
 }
+
+/// Sends `head` (and `body`) on a fresh connection and answers the status line of the reply
+/// and how long it took to come.
+async fn raw_exchange(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: &[u8],
+) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(body).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(crate::helpers::PATIENCE, socket.read(&mut reply))
+        .await
+        .expect("an answer within the patience period")
+        .unwrap();
+    let text = String::from_utf8_lossy(&reply[..n]).into_owned();
+    let status = text.lines().next().unwrap_or("").to_owned();
+    (status, started.elapsed())
+}
+
+#[tokio::test]
+async fn a_body_slower_than_the_body_timeout_gets_408_and_changes_nothing() {
+    let app = spawn_app_with(|s| s.body_timeout = std::time::Duration::from_millis(500)).await;
+    app.put_lot("a", 10).await;
+    let head = "POST /api/capacity/update HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n";
+    let (status, took) = raw_exchange(app.addr, head, br#"{"parkingLotId": "a", "#).await;
+    assert_eq!(status, "HTTP/1.1 408 Request Timeout");
+    assert!(took >= std::time::Duration::from_millis(400), "{took:?}");
+    assert_eq!(app.get_json("/api/lots/a").await["occupied"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewers_write_is_refused_403_before_its_body_is_read() {
+    use parkstream_server::auth::{mint, Role, Secret};
+    const SECRET: &str = "test-secret-0123456789abcdef";
+    let app = spawn_app_with(|s| {
+        s.auth = parkstream_server::config::AuthMode::Jwt;
+        s.jwt_secret = Some(Secret::new(SECRET));
+    })
+    .await;
+    let viewer = mint(
+        SECRET.as_bytes(),
+        "v",
+        Role::Viewer,
+        None,
+        None,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    // A megabyte announced, not a byte of it sent: the answer cannot wait for the body.
+    for path in [
+        "/api/capacity/update",
+        "/api/monitor/gate",
+        "/api/monitor/lot",
+    ] {
+        let head = format!("POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {viewer}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n");
+        let (status, _) = raw_exchange(app.addr, &head, b"").await;
+        assert_eq!(status, "HTTP/1.1 403 Forbidden", "{path}");
+    }
+    for path in ["/api/lots/a", "/api/contractors/c"] {
+        let head = format!("PUT {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {viewer}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n");
+        let (status, _) = raw_exchange(app.addr, &head, b"").await;
+        assert_eq!(status, "HTTP/1.1 403 Forbidden", "{path}");
+    }
+    app.stop().await;
+}
