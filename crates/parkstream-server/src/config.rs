@@ -32,19 +32,19 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct LoadtestSettings {
     /// The server, `http://host:port`.
-    #[arg(long, env = "PARKSTREAM_URL")]
+    #[arg(long, env = "PARKSTREAM_URL", value_parser = parse_http_url)]
     pub url: String,
 
     /// Streams to open (each is one connection; mind the process's file limit).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = ranged(1..=1_000_000))]
     pub clients: usize,
 
     /// Events published per second.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate: u32,
 
     /// How long to publish (`10s`, `1m`).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
     pub duration: Duration,
 
     /// An admin token for the server (it creates the lot `loadtest`); none for `--auth none`.
@@ -57,15 +57,15 @@ pub struct LoadtestSettings {
     pub ingest: bool,
 
     /// With `--ingest`: lots the events spread over (each dashboard watches one).
-    #[arg(long, default_value_t = 100, requires = "ingest")]
+    #[arg(long, default_value_t = 100, requires = "ingest", value_parser = ranged(1..=100_000))]
     pub lots: usize,
 
     /// With `--ingest`: gate events per request.
-    #[arg(long, default_value_t = 200, requires = "ingest")]
+    #[arg(long, default_value_t = 200, requires = "ingest", value_parser = ranged(1..=100_000))]
     pub batch: usize,
 
     /// With `--ingest`: requests in flight.
-    #[arg(long, default_value_t = 4, requires = "ingest")]
+    #[arg(long, default_value_t = 4, requires = "ingest", value_parser = ranged(1..=1_024))]
     pub publishers: usize,
 }
 
@@ -77,19 +77,19 @@ pub struct TokenSettings {
     pub role: Role,
 
     /// The contractor, for `--role contractor`.
-    #[arg(long, required_if_eq("role", "contractor"))]
+    #[arg(long, required_if_eq("role", "contractor"), value_parser = parse_name)]
     pub contractor: Option<String>,
 
     /// Only these lots are visible (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_name)]
     pub lots: Option<Vec<String>>,
 
-    /// How long the token is valid (`30m`, `12h`, `2592000`).
-    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    /// How long the token is valid (`30m`, `12h`, `2592000`; at most ten years).
+    #[arg(long, default_value = "12h", value_parser = parse_positive_duration)]
     pub ttl: Duration,
 
     /// Who the token is for (the `sub` claim).
-    #[arg(long, default_value = "parkstream-cli")]
+    #[arg(long, default_value = "parkstream-cli", value_parser = parse_name)]
     pub subject: String,
 
     /// The secret the server verifies with (its --jwt-secret).
@@ -101,7 +101,7 @@ pub struct TokenSettings {
 #[derive(Debug, Clone, Args)]
 pub struct SimulateSettings {
     /// The server to drive, `http://host:port`.
-    #[arg(long, env = "PARKSTREAM_URL")]
+    #[arg(long, env = "PARKSTREAM_URL", value_parser = parse_http_url)]
     pub url: String,
 
     /// Seed of the scenario: the same seed sends the same requests.
@@ -110,11 +110,11 @@ pub struct SimulateSettings {
 
     /// Real time per tick; each tick is two simulated minutes (a day takes 720 ticks).
     /// The scenario's overstay is tuned for the default.
-    #[arg(long, env = "PARKSTREAM_TICK", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(long, env = "PARKSTREAM_TICK", default_value = "500ms", value_parser = parse_positive_duration)]
     pub tick: Duration,
 
     /// Stop after this many ticks (default: run until interrupted).
-    #[arg(long, env = "PARKSTREAM_TICKS")]
+    #[arg(long, env = "PARKSTREAM_TICKS", value_parser = clap::value_parser!(u64).range(1..))]
     pub ticks: Option<u64>,
 
     /// An admin token for the server (see `parkstream token`); none for `--auth none`.
@@ -131,19 +131,20 @@ pub struct ServeSettings {
 
     /// Database: `sqlite://FILE` (created on first start), `sqlite::memory:`, or
     /// `postgres://USER@HOST:PORT/DB` (needed to run several instances; see `--redis-url`).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://parkstream.db")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://parkstream.db", value_parser = parse_database_url)]
     pub database_url: String,
 
     /// Redis, to run several instances on one PostgreSQL database: events flow through a
     /// Redis Stream to every instance (`redis://HOST:PORT`). None: one instance, in-process fan-out.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
 
     /// The Redis Stream's key (instances of one deployment share it).
     #[arg(
         long,
         env = "PARKSTREAM_REDIS_STREAM",
-        default_value = "parkstream:events"
+        default_value = "parkstream:events",
+        value_parser = parse_name
     )]
     pub redis_stream: String,
 
@@ -159,12 +160,12 @@ pub struct ServeSettings {
     pub stream_gzip: bool,
 
     /// With `--stream-gzip`: most compressed streams at once; others get the plain stream.
-    #[arg(long, env = "PARKSTREAM_MAX_GZIP_STREAMS", default_value_t = 100)]
+    #[arg(long, env = "PARKSTREAM_MAX_GZIP_STREAMS", default_value_t = 100, value_parser = ranged(0..=1_000_000))]
     pub max_gzip_streams: usize,
 
     /// Threads that write to stream connections (0: one per core). API requests and commits
     /// run on threads of their own, so fanning out never queues them.
-    #[arg(long, env = "PARKSTREAM_STREAM_WORKERS", default_value_t = 0)]
+    #[arg(long, env = "PARKSTREAM_STREAM_WORKERS", default_value_t = 0, value_parser = ranged(0..=1_024))]
     pub stream_workers: usize,
 
     /// How many recent events are stored for clients resuming with `Last-Event-ID`.
@@ -173,11 +174,11 @@ pub struct ServeSettings {
     pub history_size: u64,
 
     /// Interval between `ping` events on every stream (`30s`, `500ms`, `2m`; a bare number is seconds).
-    #[arg(long, env = "PARKSTREAM_PING_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "PARKSTREAM_PING_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
     pub ping_interval: Duration,
 
     /// Most SSE streams open at once; above it a new stream is answered 503 with `Retry-After`.
-    #[arg(long, env = "PARKSTREAM_MAX_CLIENTS", default_value_t = 10_000)]
+    #[arg(long, env = "PARKSTREAM_MAX_CLIENTS", default_value_t = 10_000, value_parser = ranged(1..=10_000_000))]
     pub max_clients: usize,
 
     /// Events (of those it asked for) unread by one stream before it counts as too slow and
@@ -187,11 +188,11 @@ pub struct ServeSettings {
     pub client_buffer: u64,
 
     /// A camera that reported once and is silent this long raises `camera_offline`.
-    #[arg(long, env = "PARKSTREAM_CAMERA_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "PARKSTREAM_CAMERA_TIMEOUT", default_value = "60s", value_parser = parse_positive_duration)]
     pub camera_timeout: Duration,
 
     /// Most streams open at once from one client address (0: no limit); 429 above.
-    #[arg(long, env = "PARKSTREAM_MAX_STREAMS_PER_IP", default_value_t = 1_000)]
+    #[arg(long, env = "PARKSTREAM_MAX_STREAMS_PER_IP", default_value_t = 1_000, value_parser = ranged(0..=10_000_000))]
     pub max_streams_per_ip: usize,
 
     /// Writes (POST/PUT) per second from one client address, and as many in a burst
@@ -199,12 +200,14 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_WRITE_RATE_PER_IP", default_value_t = 1_000)]
     pub write_rate_per_ip: u32,
 
-    /// Origins allowed to call the API from a browser (CORS), comma-separated; none by default.
-    #[arg(long, env = "PARKSTREAM_CORS_ORIGINS", value_delimiter = ',')]
+    /// Origins allowed to call the API from a browser (CORS), comma-separated
+    /// (`https://ops.example.com`); none by default. `*` alone allows any origin, without
+    /// credentials (no cookies; tokens in the Authorization header still work).
+    #[arg(long, env = "PARKSTREAM_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origin: Vec<String>,
 
     /// How long a request's whole body may take to arrive once its head is read (408 after).
-    #[arg(long, env = "PARKSTREAM_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "PARKSTREAM_BODY_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
     pub body_timeout: Duration,
 
     /// Most lot ids one stream may filter on (`lots=`); 400 above.
@@ -213,7 +216,7 @@ pub struct ServeSettings {
     pub max_filter_lots: u64,
 
     /// Largest request body accepted, in bytes (413 above).
-    #[arg(long, env = "PARKSTREAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "PARKSTREAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = ranged(1..=1 << 30))]
     pub max_body_bytes: usize,
 
     /// Serve `/metrics` on this separate address only (default: on the main address).
@@ -239,11 +242,11 @@ pub struct ServeSettings {
     pub demo: bool,
 
     /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) instead of HTTP.
-    #[arg(long, env = "PARKSTREAM_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "PARKSTREAM_TLS_CERT", requires = "tls_key", value_parser = parse_readable_file)]
     pub tls_cert: Option<std::path::PathBuf>,
 
     /// PEM private key of --tls-cert.
-    #[arg(long, env = "PARKSTREAM_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "PARKSTREAM_TLS_KEY", requires = "tls_cert", value_parser = parse_readable_file)]
     pub tls_key: Option<std::path::PathBuf>,
 
     /// `jwt` checks tokens on every endpoint but health, metrics and the OpenAPI document;
@@ -258,7 +261,7 @@ pub struct ServeSettings {
     pub jwt_secret: Option<Secret>,
 
     /// PEM public key verifying tokens minted elsewhere (RS256 or ES256, see --jwt-algorithm).
-    #[arg(long, env = "PARKSTREAM_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
+    #[arg(long, env = "PARKSTREAM_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret", value_parser = parse_readable_file)]
     pub jwt_public_key: Option<std::path::PathBuf>,
 
     /// The algorithm of --jwt-public-key.
@@ -292,7 +295,11 @@ impl ServeSettings {
     }
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds.
+/// The longest duration any flag takes: ten years. Longer ones are typing errors, and would
+/// overflow the clock arithmetic they feed (a deadline, a token's expiry).
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds (at most ten years).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -300,12 +307,110 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{s:?} is not a duration such as 30s or 500ms"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "ms" => Ok(Duration::from_millis(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    let duration = match unit {
+        "" | "s" => Some(Duration::from_secs(n)),
+        "ms" => Some(Duration::from_millis(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    match duration {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("{s:?} is longer than ten years")),
+    }
+}
+
+/// A duration above zero (an interval, a timeout, a lifetime).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let duration = parse_duration(s)?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+/// An integer flag in `range`, as a `usize`.
+fn ranged(range: std::ops::RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(range)
+}
+
+/// A non-empty name without surrounding space (a subject, a key, an id).
+fn parse_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.trim() != s || s.len() > 256 {
+        return Err("must be 1 to 256 characters, without leading or trailing spaces".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// `http://host[:port]` or `https://...`.
+fn parse_http_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("names no host".into());
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+/// `sqlite://FILE`, `sqlite::memory:`, or `postgres://...` (`postgresql://`).
+fn parse_database_url(s: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|scheme| s.starts_with(scheme)) || s.ends_with("//") {
+        return Err(
+            "must be sqlite://FILE, sqlite::memory: or postgres://USER@HOST:PORT/DB".into(),
+        );
+    }
+    Ok(s.to_owned())
+}
+
+/// `redis://HOST:PORT[/DB]`.
+fn parse_redis_url(s: &str) -> Result<String, String> {
+    match s.strip_prefix("redis://") {
+        Some(rest) if !rest.is_empty() => Ok(s.to_owned()),
+        _ => Err("must be redis://HOST:PORT".into()),
+    }
+}
+
+/// A browser origin, `scheme://host[:port]` with nothing after it, or `*`.
+fn parse_origin(s: &str) -> Result<String, String> {
+    if s == "*" {
+        return Ok(s.to_owned());
+    }
+    let (scheme, rest) = s
+        .split_once("://")
+        .ok_or("an origin is scheme://host[:port], or *")?;
+    let valid = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    if !valid {
+        return Err("an origin is scheme://host[:port] with no path, or *".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// A file that exists and can be read now (a certificate, a key).
+fn parse_readable_file(s: &str) -> Result<std::path::PathBuf, String> {
+    std::fs::File::open(s).map_err(|err| format!("cannot read {s:?}: {err}"))?;
+    Ok(s.into())
+}
+
+impl ServeSettings {
+    /// Checks what no single flag's parser can: combinations.
+    ///
+    /// # Errors
+    /// A message naming the flags.
+    pub fn check(&self) -> Result<(), String> {
+        if self.cors_origin.len() > 1 && self.cors_origin.iter().any(|o| o == "*") {
+            return Err("--cors-origin: `*` must stand alone (any origin, no credentials)".into());
+        }
+        Ok(())
     }
 }
 
@@ -320,6 +425,10 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("2 weeks").is_err());
         assert!(parse_duration("ms").is_err());
+        assert!(parse_duration("18446744073709551615h").is_err(), "no wrap");
+        assert!(parse_duration("87601h").is_err(), "over ten years");
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_positive_duration("0ms").is_err());
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    settings.check().map_err(anyhow::Error::msg)?;
     let store = Store::open(&settings.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&settings.database_url)))?;

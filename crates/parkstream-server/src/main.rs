@@ -14,6 +14,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(settings) => {
+            if let Err(message) = settings.check() {
+                use clap::CommandFactory;
+                Cli::command()
+                    .error(clap::error::ErrorKind::ArgumentConflict, message)
+                    .exit();
+            }
             telemetry::init(settings.log_format);
             let listener = tokio::net::TcpListener::bind(settings.bind)
                 .await

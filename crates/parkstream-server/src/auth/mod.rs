@@ -288,7 +288,7 @@ pub fn mint(
         role,
         contractor_id: contractor.map(str::to_owned),
         lots,
-        exp: now + ttl.as_secs(),
+        exp: now.saturating_add(ttl.as_secs()),
         nbf: None,
         iat: Some(now),
     };

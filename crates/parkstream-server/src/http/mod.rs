@@ -134,15 +134,23 @@ async fn limit_writes(
 
 /// CORS for the configured origins: the API's methods and headers, credentials, and the
 /// `Last-Event-ID` answer header readable by scripts.
+/// `*` among the origins allows any origin, without credentials (a wildcard with credentials
+/// would let any site act with a signed-in operator's cookie).
 fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
     use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-    tower_http::cors::CorsLayer::new()
-        .allow_origin(tower_http::cors::AllowOrigin::list(origins.iter().cloned()))
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE, LAST_EVENT_ID])
         .expose_headers([LAST_EVENT_ID])
-        .allow_credentials(true)
-        .max_age(std::time::Duration::from_secs(600))
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.iter().any(|origin| origin == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_credentials(true)
+    }
 }
 
 /// The router that serves `/metrics` alone, for `--metrics-bind`.

@@ -222,3 +222,20 @@ async fn a_viewers_write_is_refused_403_before_its_body_is_read() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_wildcard_cors_origin_allows_any_origin_without_credentials() {
+    let app = spawn_app_with(|s| s.cors_origin = vec!["*".into()]).await;
+    let response = app
+        .http
+        .get(app.url("/api/lots"))
+        .header("origin", "https://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-credentials"));
+    app.stop().await;
+}

@@ -12,6 +12,7 @@ mod cluster;
 mod crash;
 mod day;
 mod fanout;
+mod flags;
 mod health;
 mod ingest;
 mod lifecycle;

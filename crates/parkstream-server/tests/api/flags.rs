@@ -1,0 +1,184 @@
+//! Every flag's bad value is refused before anything starts: exit status 2 and an error line
+//! naming the flag (clap's usage error), never a panic, a wrapped number or a dead task.
+
+use std::process::Stdio;
+
+use clap::CommandFactory;
+use parkstream_server::config::Cli;
+
+/// Subcommand, the arguments a run needs besides the flag under test, flag, bad value.
+const CASES: &[(&str, &[&str], &str, &str)] = &[
+    ("serve", &[], "--bind", "localhost"),
+    ("serve", &[], "--bind", "127.0.0.1:99999"),
+    ("serve", &[], "--database-url", "mysql://db"),
+    ("serve", &[], "--database-url", "parkstream.db"),
+    ("serve", &[], "--redis-url", "localhost:6379"),
+    ("serve", &[], "--redis-stream", ""),
+    ("serve", &[], "--redis-stream-length", "10"),
+    ("serve", &[], "--stream-gzip", "yes"),
+    ("serve", &[], "--max-gzip-streams", "-1"),
+    ("serve", &[], "--stream-workers", "100000"),
+    ("serve", &[], "--history-size", "0"),
+    ("serve", &[], "--history-size", "18446744073709551616"),
+    ("serve", &[], "--ping-interval", "0"),
+    ("serve", &[], "--ping-interval", "18446744073709551615h"),
+    ("serve", &[], "--max-clients", "0"),
+    ("serve", &[], "--client-buffer", "0"),
+    ("serve", &[], "--camera-timeout", "0s"),
+    ("serve", &[], "--camera-timeout", "1 minute"),
+    ("serve", &[], "--max-streams-per-ip", "-5"),
+    ("serve", &[], "--write-rate-per-ip", "4294967296"),
+    ("serve", &[], "--cors-origin", "https://ops.example/path"),
+    ("serve", &[], "--cors-origin", "ops.example"),
+    ("serve", &[], "--cors-origin", "*,https://ops.example"),
+    ("serve", &[], "--body-timeout", "0"),
+    ("serve", &[], "--max-filter-lots", "0"),
+    ("serve", &[], "--max-body-bytes", "0"),
+    ("serve", &[], "--metrics-bind", "nowhere"),
+    ("serve", &[], "--shutdown-grace", "99999999999h"),
+    ("serve", &[], "--shutdown-drain", "-1s"),
+    ("serve", &[], "--log-format", "xml"),
+    ("serve", &[], "--demo", "1"),
+    (
+        "serve",
+        &["--tls-key", "Cargo.toml"],
+        "--tls-cert",
+        "/nonexistent.pem",
+    ),
+    (
+        "serve",
+        &["--tls-cert", "Cargo.toml"],
+        "--tls-key",
+        "/nonexistent.pem",
+    ),
+    ("serve", &[], "--auth", "maybe"),
+    ("serve", &[], "--jwt-secret", "short"),
+    ("serve", &[], "--jwt-public-key", "/nonexistent.pem"),
+    ("serve", &[], "--jwt-algorithm", "HS256"),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--ttl",
+        "18446744073709551615",
+    ),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--ttl",
+        "0",
+    ),
+    ("token", &["--jwt-secret", SECRET], "--role", "root"),
+    (
+        "token",
+        &["--role", "contractor", "--jwt-secret", SECRET],
+        "--contractor",
+        "",
+    ),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--lots",
+        " a",
+    ),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--subject",
+        "",
+    ),
+    ("token", &["--role", "admin"], "--jwt-secret", "short"),
+    ("simulate", &[], "--url", "localhost:8080"),
+    ("simulate", &["--url", URL], "--seed", "-1"),
+    ("simulate", &["--url", URL], "--tick", "0"),
+    ("simulate", &["--url", URL], "--ticks", "0"),
+    ("simulate", &["--url", URL], "--token", "short"),
+    ("loadtest", &[], "--url", "ftp://x"),
+    ("loadtest", &["--url", URL], "--clients", "0"),
+    ("loadtest", &["--url", URL], "--rate", "0"),
+    ("loadtest", &["--url", URL], "--duration", "0"),
+    ("loadtest", &["--url", URL], "--token", "short"),
+    ("loadtest", &["--url", URL], "--ingest", "no"),
+    ("loadtest", &["--url", URL, "--ingest"], "--lots", "0"),
+    ("loadtest", &["--url", URL, "--ingest"], "--batch", "0"),
+    ("loadtest", &["--url", URL, "--ingest"], "--publishers", "0"),
+];
+
+const SECRET: &str = "test-secret-0123456789abcdef";
+const URL: &str = "http://127.0.0.1:9";
+
+#[test]
+fn every_flags_bad_value_exits_with_status_2_and_names_the_flag() {
+    let mut failures = Vec::new();
+    for (subcommand, needed, flag, value) in CASES {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_parkstream"));
+        command
+            .arg(subcommand)
+            .args(*needed)
+            .arg(format!("{flag}={value}"))
+            // A database of its own, should a case ever get as far as opening one.
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("PARKSTREAM_BIND", "127.0.0.1:0")
+            .env_remove("PARKSTREAM_JWT_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = run_with_deadline(command);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().next().unwrap_or("");
+        if output.status.code() != Some(2) || !first.contains(flag) || !first.starts_with("error:")
+        {
+            failures.push(format!(
+                "{subcommand} {flag}={value:?}: status {:?}, first line {first:?}",
+                output.status.code()
+            ));
+        }
+        assert!(
+            !stderr.contains("panicked"),
+            "{subcommand} {flag}: {stderr}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_table_covers_every_flag_of_every_subcommand() {
+    let cli = Cli::command();
+    for subcommand in cli.get_subcommands() {
+        for arg in subcommand.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
+            let flag = format!("--{long}");
+            assert!(
+                CASES
+                    .iter()
+                    .any(|(sub, _, f, _)| *sub == subcommand.get_name() && *f == flag),
+                "{} {flag} has no bad value in the table",
+                subcommand.get_name()
+            );
+        }
+    }
+}
+
+/// Runs `command`, killing it if it is still running after ten seconds (a bad value it
+/// accepted would start a server).
+fn run_with_deadline(mut command: std::process::Command) -> std::process::Output {
+    let child = command.spawn().expect("start parkstream");
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output();
+        let _ = done.send(());
+        output
+    });
+    if finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .is_err()
+    {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    waiter.join().unwrap().expect("parkstream ran")
+}
