@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A point in time, serialized as RFC 3339 UTC with milliseconds (`2026-11-26T10:00:00.000Z`),
@@ -51,7 +51,9 @@ pub struct InvalidTimestamp;
 
 impl fmt::Display for InvalidTimestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected an RFC 3339 time such as 2026-11-26T10:00:00.000Z")
+        f.write_str(
+            "expected an RFC 3339 time from 2000-01-01 to 9999-12-31, such as 2026-11-26T10:00:00.000Z",
+        )
     }
 }
 
@@ -60,10 +62,21 @@ impl std::error::Error for InvalidTimestamp {}
 impl FromStr for Timestamp {
     type Err = InvalidTimestamp;
 
+    /// Years before 2000 are refused (no camera or gate reports them; year `0000` is a broken
+    /// clock), and so are those after 9999 (RFC 3339 has four digits). A leap second
+    /// (`23:59:60`) is read as the last millisecond of its minute, which every reader of the
+    /// printed form (JavaScript's `Date` among them) understands.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Self(t.with_timezone(&Utc)))
-            .map_err(|_| InvalidTimestamp)
+        let mut at = DateTime::parse_from_rfc3339(s)
+            .map_err(|_| InvalidTimestamp)?
+            .with_timezone(&Utc);
+        if !(2000..=9999).contains(&at.year()) {
+            return Err(InvalidTimestamp);
+        }
+        if at.nanosecond() >= 1_000_000_000 {
+            at = at.with_nanosecond(999_000_000).ok_or(InvalidTimestamp)?;
+        }
+        Ok(Self(at))
     }
 }
 
@@ -127,6 +140,27 @@ mod tests {
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn refuses_years_outside_2000_to_9999() {
+        for bad in [
+            "0000-01-01T00:00:00Z",
+            "1999-12-31T23:59:59.999Z",
+            "9999-12-31T23:00:00-05:00",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad:?} parsed");
+        }
+        assert!("2000-01-01T00:00:00Z".parse::<Timestamp>().is_ok());
+        assert!("9999-12-31T23:59:59Z".parse::<Timestamp>().is_ok());
+    }
+
+    #[test]
+    fn reads_a_leap_second_as_the_last_millisecond_of_its_minute() {
+        let t: Timestamp = "2016-12-31T23:59:60Z".parse().unwrap();
+        assert_eq!(t.to_string(), "2016-12-31T23:59:59.999Z");
+        let t: Timestamp = "2016-12-31T23:59:60.5+00:00".parse().unwrap();
+        assert_eq!(t.to_string(), "2016-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -162,6 +162,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The longest message and field an error body carries. Messages quote only a short prefix of
+/// the input they refuse (`domain::quote`); this bounds every other path, such as a parser's
+/// message naming an unknown value, or a field path through a client's own keys.
+const MAX_MESSAGE_CHARS: usize = 300;
+const MAX_FIELD_CHARS: usize = 120;
+
+fn bounded(mut text: String, max_chars: usize) -> String {
+    if let Some((end, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -175,8 +189,8 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
-                message,
-                field: self.field(),
+                message: bounded(message, MAX_MESSAGE_CHARS),
+                field: self.field().map(|field| bounded(field, MAX_FIELD_CHARS)),
             },
         };
         let mut response = (status, axum::Json(body)).into_response();

@@ -59,7 +59,8 @@ impl Plate {
         }
         if normalized.chars().count() > 16 || !normalized.chars().all(|c| c.is_alphanumeric()) {
             return Err(format!(
-                "plate number {raw:?} must be 1 to 16 letters and digits (spaces and dashes are ignored)"
+                "plate number {} must be 1 to 16 letters and digits (spaces and dashes are ignored)",
+                super::quote(raw)
             ));
         }
         Ok(Self(normalized.into()))

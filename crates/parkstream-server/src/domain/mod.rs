@@ -77,6 +77,18 @@ impl DomainError {
 ///
 /// # Errors
 /// A message naming `what` when `raw` does not qualify.
+/// How many characters of a client's input an error message quotes.
+const QUOTED_CHARS: usize = 32;
+
+/// `raw` quoted for an error message: whole when short, else its first characters and `…`,
+/// so an answer never echoes a large input back (nor costs its size again).
+pub fn quote(raw: &str) -> String {
+    match raw.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{raw:?}"),
+        Some((end, _)) => format!("{:?}…", &raw[..end]),
+    }
+}
+
 pub fn check_identifier(raw: &str, what: &str) -> Result<(), String> {
     if raw.is_empty() || raw.len() > 128 {
         return Err(format!("a {what} has 1 to 128 characters"));
@@ -86,7 +98,8 @@ pub fn check_identifier(raw: &str, what: &str) -> Result<(), String> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
     {
         return Err(format!(
-            "{what} {raw:?} may only contain letters, digits, '_', '-', '.' and ':'"
+            "{what} {} may only contain letters, digits, '_', '-', '.' and ':'",
+            quote(raw)
         ));
     }
     Ok(())

@@ -259,3 +259,70 @@ async fn bad_input_never_stops_the_server() {
     assert_eq!(app.set_count("a", 12).await["occupied"], 12);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_900_kb_plate_is_refused_quoting_only_a_short_prefix_of_it() {
+    let app = spawn_app().await;
+    app.put_lot("a", 10).await;
+    let plate = "X".repeat(900_000);
+    let response = app
+        .http
+        .post(app.url("/api/monitor/gate"))
+        .json(&json!({"parkingLotId": "a", "event": "vehicle_entry", "plateNumber": plate}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(body.len() < 1_000, "the answer is {} bytes", body.len());
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["field"], "plateNumber");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"XXXXXXXX"),
+        "{error}"
+    );
+    // A long unknown value in a parser's own message is bounded too.
+    let event = "y".repeat(100_000);
+    let response = app
+        .http
+        .post(app.url("/api/monitor/gate"))
+        .json(&json!({"parkingLotId": "a", "event": event, "plateNumber": "A1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().len() < 1_000);
+    assert_eq!(app.get_json("/api/lots/a").await["occupied"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_timestamp_before_2000_is_refused_with_422() {
+    let app = app_with_lot().await;
+    for bad in ["0000-01-01T00:00:00Z", "1999-12-31T23:59:59Z"] {
+        let body = json!({"parkingLotId": "a", "occupied": 1, "timestamp": bad}).to_string();
+        let error = refused(&app, JSON, body, 422, "invalid_value").await;
+        assert_eq!(error["error"]["field"], "timestamp");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_leap_second_is_read_as_the_last_millisecond_of_its_minute() {
+    let app = app_with_lot().await;
+    let response = app
+        .post_capacity(
+            &json!({"parkingLotId": "a", "occupied": 12, "timestamp": "2016-12-31T23:59:60Z"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let update: Value = response.json().await.unwrap();
+    assert_eq!(update["occupied"], 12);
+    // Printed as JavaScript's Date reads it (`23:59:60` is not).
+    assert_eq!(update["timestamp"], "2016-12-31T23:59:59.999Z");
+    assert_eq!(app.get_json("/api/lots/a").await["occupied"], 12);
+    app.stop().await;
+}
