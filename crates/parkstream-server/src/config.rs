@@ -93,8 +93,17 @@ pub struct TokenSettings {
     pub subject: String,
 
     /// The secret the server verifies with (its --jwt-secret).
-    #[arg(long, env = "PARKSTREAM_JWT_SECRET")]
-    pub jwt_secret: Secret,
+    #[arg(
+        long,
+        env = "PARKSTREAM_JWT_SECRET",
+        required_unless_present = "database_url"
+    )]
+    pub jwt_secret: Option<Secret>,
+
+    /// Instead of --jwt-secret: the server's database, to mint with the secret the server
+    /// generated and keeps there (read only; nothing is created or changed).
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_database_url)]
+    pub database_url: Option<String>,
 }
 
 /// Settings of `parkstream simulate`.

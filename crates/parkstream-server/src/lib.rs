@@ -182,6 +182,7 @@ pub async fn run(
         let metrics_listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the metrics address {addr}"))?;
+        let addr = metrics_listener.local_addr().unwrap_or(addr);
         tracing::info!(%addr, "metrics listening");
         let router = http::metrics_router(app_state.clone());
         background.spawn(server::serve(
@@ -230,12 +231,14 @@ pub async fn run(
         "{scheme}://{}",
         std::net::SocketAddr::new(host, local.port())
     );
-    // Tokens never go to the log; this one line on standard output is for the person who
-    // started the server.
+    // Tokens never go to the log. The one line on standard output with a sign-in URL is for
+    // the person who started a new server: only a start that generated the secret prints it,
+    // so a restart (whose output may be collected by a service manager) leaks nothing;
+    // `parkstream token --database-url` mints another.
     let admin_token = match &admin_secret {
         Some(secret) => Some(
             auth::mint(
-                secret.as_bytes(),
+                secret.secret.as_bytes(),
                 "dashboard",
                 auth::Role::Admin,
                 None,
@@ -246,8 +249,17 @@ pub async fn run(
         ),
         None => None,
     };
-    if let (Some(token), AuthMode::Jwt) = (&admin_token, settings.auth) {
-        println!("parkstream dashboard (admin, valid 30 days): {url}/?token={token}");
+    match (&admin_token, &admin_secret) {
+        (Some(token), Some(secret)) if secret.generated_now => {
+            println!("parkstream dashboard (admin, valid 30 days): {url}/?token={token}");
+        }
+        (_, Some(secret)) if settings.jwt_secret.is_none() && !secret.generated_now => {
+            println!(
+                "parkstream dashboard: {url}/ (sign in with a token: parkstream token --role admin --database-url {})",
+                redact(&settings.database_url)
+            );
+        }
+        _ => {}
     }
     if settings.demo {
         tracing::info!(%url, "demo: the simulator drives this server; open the dashboard there");
@@ -329,7 +341,7 @@ async fn clock_loop(
 async fn authenticator(
     settings: &ServeSettings,
     store: &Store,
-) -> anyhow::Result<(Authenticator, Option<String>)> {
+) -> anyhow::Result<(Authenticator, Option<HeldSecret>)> {
     if settings.auth == AuthMode::None {
         tracing::warn!(
             "--auth none: every request is allowed everything; for local development only"
@@ -344,13 +356,28 @@ async fn authenticator(
         return Ok((auth, None));
     }
     let secret = match &settings.jwt_secret {
-        Some(secret) => secret.expose().to_owned(),
-        None => store
-            .generated_secret()
-            .await
-            .context("reading the generated JWT secret")?,
+        Some(secret) => HeldSecret {
+            secret: secret.expose().to_owned(),
+            generated_now: false,
+        },
+        None => {
+            let (secret, generated_now) = store
+                .generated_secret()
+                .await
+                .context("reading the generated JWT secret")?;
+            HeldSecret {
+                secret,
+                generated_now,
+            }
+        }
     };
-    Ok((Authenticator::hs256(secret.as_bytes()), Some(secret)))
+    Ok((Authenticator::hs256(secret.secret.as_bytes()), Some(secret)))
+}
+
+/// The HS256 secret the server verifies with, and whether it generated it on this start.
+struct HeldSecret {
+    secret: String,
+    generated_now: bool,
 }
 
 /// The database URL without its password, for logs.

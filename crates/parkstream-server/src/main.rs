@@ -27,8 +27,19 @@ async fn main() -> anyhow::Result<()> {
             parkstream_server::run(*settings, listener, shutdown_signal()).await
         }
         Command::Token(settings) => {
+            let secret = match (&settings.jwt_secret, &settings.database_url) {
+                (Some(secret), _) => secret.expose().to_owned(),
+                (None, Some(url)) => parkstream_server::store::Store::stored_secret(url)
+                    .await
+                    .context("reading the server's secret from --database-url")?
+                    .context(
+                        "the database holds no generated secret: its server verifies with \
+                         --jwt-secret or --jwt-public-key; mint with that instead",
+                    )?,
+                (None, None) => unreachable!("clap requires one of the two"),
+            };
             let token = auth::mint(
-                settings.jwt_secret.expose().as_bytes(),
+                secret.as_bytes(),
                 &settings.subject,
                 settings.role,
                 settings.contractor.as_deref(),

@@ -48,12 +48,18 @@ pub mod need {
     /// Lots and contractors.
     #[derive(Debug)]
     pub struct Administer;
+    /// Metrics on the main address.
+    #[derive(Debug)]
+    pub struct Scrape;
 
     impl Requirement for Ingest {
         const NEED: Need = Need::Ingest;
     }
     impl Requirement for Administer {
         const NEED: Need = Need::Administer;
+    }
+    impl Requirement for Scrape {
+        const NEED: Need = Need::Scrape;
     }
 }
 

@@ -47,6 +47,8 @@ pub enum Need {
     Administer,
     /// Counts and gate events: monitor, operator, admin.
     Ingest,
+    /// `/metrics` on the main address: admin, and monitor (scrapers send a bearer token).
+    Scrape,
 }
 
 /// The claims of a parkstream token.
@@ -104,6 +106,7 @@ impl Principal {
             Need::Operate => matches!(self.role, Admin | Operator),
             Need::Administer => self.role == Admin,
             Need::Ingest => matches!(self.role, Admin | Operator | Monitor),
+            Need::Scrape => matches!(self.role, Admin | Monitor),
         };
         if allowed {
             Ok(())

@@ -155,7 +155,7 @@ fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
 
 /// The router that serves `/metrics` alone, for `--metrics-bind`.
 pub fn metrics_router(state: AppState) -> Router {
-    metrics::router()
+    metrics::open_router()
         .fallback(|| async { ApiError::RouteNotFound })
         .with_state(state)
 }

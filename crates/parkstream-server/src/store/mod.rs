@@ -8,6 +8,8 @@ mod sql;
 mod sqlite;
 mod sqlite_commit;
 
+use std::str::FromStr;
+
 use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::{EventType, Timestamp};
 
@@ -159,6 +161,27 @@ impl Store {
         }
     }
 
+    /// The JWT secret a server generated and keeps in the database at `url`, read without
+    /// creating or changing anything (for `parkstream token --database-url`); `None` when it
+    /// holds none (its servers were given a secret or a key).
+    ///
+    /// # Errors
+    /// When the database cannot be opened or read.
+    pub async fn stored_secret(url: &str) -> anyhow::Result<Option<String>> {
+        use sqlx::Connection;
+        const READ: &str = "SELECT value FROM meta WHERE key = 'jwt_secret'";
+        if url.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .create_if_missing(false)
+                .read_only(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+            Ok(sqlx::query_scalar(READ).fetch_optional(&mut conn).await?)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            Ok(sqlx::query_scalar(READ).fetch_optional(&mut conn).await?)
+        }
+    }
+
     /// Loads the lots and the newest `history_size` events.
     ///
     /// # Errors
@@ -226,11 +249,11 @@ impl Store {
     }
 
     /// The JWT secret this database generated for itself (created on first use), so tokens
-    /// minted with it stay valid across restarts.
+    /// minted with it stay valid across restarts; and whether this call generated it.
     ///
     /// # Errors
     /// When the database cannot be read or written.
-    pub async fn generated_secret(&self) -> Result<String, StoreError> {
+    pub async fn generated_secret(&self) -> Result<(String, bool), StoreError> {
         match self {
             Store::Sqlite(store) => store.generated_secret().await,
             Store::Postgres(store) => store.generated_secret().await,

@@ -30,6 +30,32 @@ use crate::domain::{Loaded, Lot, LotId, LotSettings};
 
 super::sql::shared_sql!(Sqlite, SqliteConnection, SqliteRow, SqliteStore);
 
+/// Makes the database file readable by its owner only (it holds the generated JWT secret and
+/// every plate), creating it so if it does not exist. SQLite gives the `-wal` and `-shm` files
+/// it creates the main file's mode; those left by an earlier version are narrowed too.
+fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Alerts keep their contractor only in the JSON (most have none).
 const ALERT_CONTRACTOR: &str = "json_extract(data, '$.contractorId')";
 const INSERTION_ORDER: &str = "rowid";
@@ -55,6 +81,9 @@ impl SqliteStore {
             .foreign_keys(true);
         // An in-memory database exists once per connection: keep exactly one.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            owner_only(options.get_filename())?;
+        }
         let max = if in_memory { 1 } else { 4 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)

@@ -114,7 +114,6 @@ async fn without_credentials_every_protected_endpoint_answers_401() {
         "/healthz",
         "/readyz",
         "/api/openapi.json",
-        "/metrics",
         "/",
         "/client/sse-client.js",
     ] {
@@ -708,4 +707,125 @@ async fn an_open_contractor_stream_loses_a_lot_the_moment_its_allocation_is_remo
         .collect();
     assert_eq!(ids, vec!["north"], "REST follows too");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_on_the_main_address_need_an_admin_or_monitor_token_and_stay_open_on_metrics_bind()
+{
+    let binary = spawn_binary(
+        &["--jwt-secret", SECRET, "--metrics-bind", "127.0.0.1:0"],
+        &[],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let metrics = format!("{}/metrics", binary.base);
+    let status = |token: Option<String>| {
+        let mut request = http.get(&metrics);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // On the main address without --metrics-bind too: start a second server for that.
+    assert_eq!(
+        status(None).await,
+        404,
+        "--metrics-bind moves it off the main address"
+    );
+    let app = secured().await;
+    let main = |token: Option<String>| {
+        let mut request = app.http.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(main(None).await, 401);
+    assert_eq!(main(Some(token(Role::Viewer))).await, 403);
+    assert_eq!(main(Some(token(Role::Operator))).await, 403);
+    assert_eq!(main(Some(token(Role::Monitor))).await, 200);
+    assert_eq!(main(Some(token(Role::Admin))).await, 200);
+    app.stop().await;
+
+    let log = binary.log.lock().unwrap().clone();
+    let addr = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| entry["message"] == "metrics listening")
+        .and_then(|entry| entry["addr"].as_str().map(str::to_owned))
+        .expect("the metrics address is logged");
+    let open = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200, "open on the private address");
+    assert!(open
+        .text()
+        .await
+        .unwrap()
+        .contains("parkstream_sse_clients"));
+}
+
+/// Waits until the server's standard output has a line containing `needle`.
+async fn printed_line(server: &crate::helpers::Binary, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
+    loop {
+        let printed = server.stdout.lock().unwrap().clone();
+        if let Some(line) = printed.lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing with {needle:?} printed: {printed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_url_is_printed_only_on_the_start_that_generated_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let first = spawn_binary(&["--database-url", &db], &[]).await;
+    printed_line(&first, "?token=").await;
+    drop(first);
+
+    let again = spawn_binary(&["--database-url", &db], &[]).await;
+    let hint = printed_line(&again, "parkstream dashboard").await;
+    assert!(
+        !hint.contains("token="),
+        "a restart prints no token: {hint}"
+    );
+    assert!(hint.contains("parkstream token --role admin --database-url"));
+
+    // `parkstream token --database-url` mints with the secret the server keeps there.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
+        .args(["token", "--role", "admin", "--database-url", &db])
+        .env_remove("PARKSTREAM_JWT_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let minted = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let lots = reqwest::Client::new()
+        .get(format!("{}/api/lots", again.base))
+        .bearer_auth(&minted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lots.status(), 200);
+    drop(again);
+
+    let given = spawn_binary(&["--database-url", &db, "--jwt-secret", SECRET], &[]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let printed = given.stdout.lock().unwrap().clone();
+    assert!(
+        !printed.contains("token="),
+        "with --jwt-secret: {printed:?}"
+    );
 }

@@ -87,6 +87,12 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
         "",
     ),
     ("token", &["--role", "admin"], "--jwt-secret", "short"),
+    (
+        "token",
+        &["--role", "admin"],
+        "--database-url",
+        "mysql://db",
+    ),
     ("simulate", &[], "--url", "localhost:8080"),
     ("simulate", &["--url", URL], "--seed", "-1"),
     ("simulate", &["--url", URL], "--tick", "0"),

@@ -88,3 +88,36 @@ async fn an_in_memory_database_stores_and_serves_writes() {
     assert_eq!(stream.next_counts(1).await, vec![7]);
     assert_eq!(app.get_json("/api/lots/a").await["occupied"], 7);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("parkstream.db");
+    // A file left world-readable by an earlier version is narrowed too.
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.database_url = url;
+        s.auth = parkstream_server::config::AuthMode::Jwt;
+    })
+    .await;
+    app.http.get(app.url("/healthz")).send().await.unwrap();
+    let mut seen = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("parkstream.db{suffix}"));
+        if let Ok(meta) = std::fs::metadata(&file) {
+            seen += 1;
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                0o600,
+                "{}",
+                file.display()
+            );
+        }
+    }
+    assert_eq!(seen, 3, "the database, its WAL and its shared memory exist");
+    app.stop().await;
+}
