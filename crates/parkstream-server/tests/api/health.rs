@@ -102,3 +102,20 @@ async fn the_openapi_document_lists_every_endpoint_of_the_spec() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_forbids_inline_script_framing_and_referrers() {
+    let app = spawn_app().await;
+    for path in ["/", "/app.js", "/style.css", "/client/sse-client.js"] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+    }
+    app.stop().await;
+}
