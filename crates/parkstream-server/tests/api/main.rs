@@ -12,6 +12,7 @@ mod crash;
 mod day;
 mod fanout;
 mod health;
+mod idempotency;
 mod ingest;
 mod lifecycle;
 mod limits;
