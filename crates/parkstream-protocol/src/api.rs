@@ -100,7 +100,9 @@ pub struct LotMonitorReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GateReport {
-    /// Makes the report idempotent: the same id again changes nothing and gets the same answer.
+    /// Makes the report idempotent within its lot: the same id again with the same report
+    /// changes nothing and gets the same answer (for the server's idempotency window); with a
+    /// different report it is refused (409 `idempotency_conflict`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.:-]{1,128}$"))]

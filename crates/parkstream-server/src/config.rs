@@ -182,6 +182,18 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub history_size: u64,
 
+    /// How long a gate event's `eventId` is remembered: a replay within it gets the first
+    /// answer, after it the same id is a new event (`30m`, `24h`; 1s to 30 days).
+    #[arg(long, env = "PARKSTREAM_IDEMPOTENCY_WINDOW", default_value = "24h",
+          value_parser = parse_idempotency_window)]
+    pub idempotency_window: Duration,
+
+    /// Most gate `eventId` answers remembered (about 0.6 KB of memory each, and a row in
+    /// the database); past it the oldest are forgotten first.
+    #[arg(long, env = "PARKSTREAM_IDEMPOTENCY_MAX", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub idempotency_max: u64,
+
     /// Interval between `ping` events on every stream (`30s`, `500ms`, `2m`; a bare number is seconds).
     #[arg(long, env = "PARKSTREAM_PING_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
     pub ping_interval: Duration,
@@ -293,6 +305,14 @@ pub enum LogFormat {
 }
 
 impl ServeSettings {
+    /// How gate answers are kept, from `--idempotency-window` and `--idempotency-max`.
+    pub fn answer_retention(&self) -> crate::domain::idempotency::Retention {
+        crate::domain::idempotency::Retention {
+            window: self.idempotency_window,
+            max: usize::try_from(self.idempotency_max).unwrap_or(usize::MAX),
+        }
+    }
+
     /// The settings with every default, as `parkstream serve` with no flags and no environment
     /// would have them (tests start from this).
     pub fn defaults() -> Self {
@@ -423,6 +443,15 @@ impl ServeSettings {
     }
 }
 
+/// Parses `--idempotency-window`: a duration from 1 second to 30 days.
+fn parse_idempotency_window(s: &str) -> Result<Duration, String> {
+    let window = parse_duration(s)?;
+    if window < Duration::from_secs(1) || window > Duration::from_secs(30 * 86_400) {
+        return Err(format!("{s:?} is not between 1s and 720h (30 days)"));
+    }
+    Ok(window)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +476,10 @@ mod tests {
         assert_eq!(s.history_size, 10_000);
         assert_eq!(s.ping_interval, Duration::from_secs(30));
         assert!(s.database_url.starts_with("sqlite://parkstream.db"));
+        assert_eq!(
+            s.answer_retention(),
+            crate::domain::idempotency::Retention::DEFAULT
+        );
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// A gate event's `eventId` was already answered in its lot for a different request.
+    #[error("{message}")]
+    IdempotencyConflict {
+        message: String,
+        field: Option<String>,
+    },
     /// Too many requests or streams from one address; retry after some seconds.
     #[error("{message}")]
     TooManyRequests {
@@ -87,7 +93,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::IdempotencyConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -106,6 +112,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Conflict(_) => "conflict",
+            ApiError::IdempotencyConflict { .. } => "idempotency_conflict",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::BodyTimeout { .. } => "request_timeout",
@@ -120,7 +127,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { field, .. }
             | ApiError::Invalid { field, .. }
-            | ApiError::NotFound { field, .. } => field.clone(),
+            | ApiError::NotFound { field, .. }
+            | ApiError::IdempotencyConflict { field, .. } => field.clone(),
             _ => None,
         }
     }
@@ -138,6 +146,10 @@ impl From<DomainError> for ApiError {
                 field: Some(field),
             },
             DomainError::Conflict(message) => ApiError::Conflict(message),
+            DomainError::IdempotencyConflict { field, message } => ApiError::IdempotencyConflict {
+                message,
+                field: Some(field),
+            },
             DomainError::NotStored => ApiError::Unavailable {
                 message: "the change was not stored; try again".into(),
                 retry_after_secs: Some(1),

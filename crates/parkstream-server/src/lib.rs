@@ -73,7 +73,7 @@ pub async fn run(
         .await
         .with_context(|| format!("opening the database {}", redact(&settings.database_url)))?;
     let snapshot = store
-        .load(settings.history_size)
+        .load(settings.history_size, settings.answer_retention())
         .await
         .context("loading the stored state")?;
     let cluster_store = match (&settings.redis_url, &store) {
@@ -97,7 +97,12 @@ pub async fn run(
     if cluster_store.is_some() {
         hub.expect_remote_events();
     }
-    let state = State::from_loaded(snapshot.state);
+    let state = State::from_loaded(
+        snapshot.state,
+        settings.answer_retention(),
+        parkstream_protocol::Timestamp::now(),
+    );
+    metrics.idempotency_answers.set(state.answers_kept() as i64);
     let read_model = ReadModel::new(state.lots(), hub.newest_id());
     read_model.update_contractors(state.contractors());
     read_model.record_history(snapshot.events.iter().filter_map(|event| {

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub clients_refused: Counter,
     /// Seconds from an event's publication to its handing to a connection.
     pub delivery_latency: Histogram,
+    /// Gate answers kept for `eventId` replays (at most `--idempotency-max`).
+    pub idempotency_answers: Gauge,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -87,6 +89,12 @@ impl Metrics {
             "Time from an event's publication to its handing to a client connection",
             delivery_latency.clone(),
         );
+        let idempotency_answers = Gauge::default();
+        registry.register(
+            "idempotency_answers",
+            "Gate answers kept for eventId replays (at most --idempotency-max)",
+            idempotency_answers.clone(),
+        );
         Self {
             registry,
             clients,
@@ -95,6 +103,7 @@ impl Metrics {
             subscribers_dropped,
             clients_refused,
             delivery_latency,
+            idempotency_answers,
         }
     }
 

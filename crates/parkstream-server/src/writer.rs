@@ -82,7 +82,7 @@ enum Command {
         action: Action,
         reply: Reply<Violation>,
     },
-    /// Time passed: check silent cameras and overstays.
+    /// Time passed: check silent cameras and overstays, forget expired gate answers.
     Tick { camera_timeout: Duration },
 }
 
@@ -339,6 +339,10 @@ impl WriterTask {
                 }
                 None => self.process(&mut commands).await,
             }
+            self.hub
+                .metrics()
+                .idempotency_answers
+                .set(self.state.answers_kept() as i64);
         }
         self.store.close().await;
     }
@@ -430,9 +434,10 @@ impl WriterTask {
             }
         };
         if cluster.version != Some(row.version) {
-            match cluster.store.load_state().await {
+            let retention = self.state.answer_retention();
+            match cluster.store.load_state(retention).await {
                 Ok((loaded, _)) => {
-                    self.state = State::from_loaded(loaded);
+                    self.state = State::from_loaded(loaded, retention, Timestamp::now());
                     cluster.version = Some(row.version);
                 }
                 Err(err) => {
@@ -629,6 +634,8 @@ fn apply(
             Command::Tick { camera_timeout } => {
                 tx.check_cameras(now, camera_timeout);
                 tx.check_overstays(now);
+                // Answers expire while no gate event comes, too.
+                tx.forget_gate_answers(now);
                 None
             }
         };

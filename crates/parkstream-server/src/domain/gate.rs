@@ -1,10 +1,13 @@
 //! Gate monitors: entries and exits, the stays they open and close, idempotent event ids.
 
+use std::collections::HashMap;
+
 use parkstream_protocol::api::GateReport;
 use parkstream_protocol::events::{CapacityUpdate, Event, GateEventKind};
 use parkstream_protocol::Timestamp;
 
 use super::contractor::{ContractorId, Plate};
+use super::idempotency::{GateAnswer, Kept};
 use super::lot::{check_observed_at, LotId};
 use super::state::{Change, Txn};
 use super::{check_identifier, DomainError};
@@ -62,36 +65,98 @@ impl GateEvent {
             observed_at: report.timestamp,
         })
     }
+
+    /// Whether this is the same request as `other` (their lots and ids aside): the same
+    /// event, plate (normalized), gate and timestamp (to the millisecond, as stored).
+    fn same_request(&self, other: &GateEvent) -> bool {
+        self.kind == other.kind
+            && self.plate == other.plate
+            && self.gate_id == other.gate_id
+            && self.observed_at.map(|t| t.unix_millis())
+                == other.observed_at.map(|t| t.unix_millis())
+    }
+
+    /// Whether this is the request `kept` answered (their lots and ids aside). The answer
+    /// names the event, plate and gate; its timestamp is the request's when one was sent.
+    fn is_answered_by(&self, kept: &Kept) -> bool {
+        let answer = &kept.answer;
+        let timestamp_matches = match (kept.timestamp_sent, self.observed_at) {
+            (None, _) => return true, // stored before requests were compared
+            (Some(true), Some(at)) => at.unix_millis() == answer.timestamp.unix_millis(),
+            (Some(false), None) => true,
+            (Some(_), _) => false,
+        };
+        timestamp_matches
+            && answer.event == Some(self.kind)
+            && answer.plate_number.as_deref() == Some(self.plate.as_str())
+            && answer.gate_id == self.gate_id
+    }
+}
+
+fn idempotency_conflict() -> DomainError {
+    DomainError::IdempotencyConflict {
+        field: "eventId".into(),
+        // Says nothing of the stored event: the caller may not be allowed to read it.
+        message: "this eventId was already used in this lot for a different gate event \
+                  (event, plate, gate or timestamp differ); send a new eventId"
+            .into(),
+    }
 }
 
 impl Txn<'_> {
     /// Applies gate events in order; answers the resulting `capacity_update` of each. An event
-    /// whose `eventId` was seen before changes nothing and gets the first answer again. All
-    /// are checked before any is applied.
+    /// whose `eventId` was answered before in its lot, within the retention, changes nothing
+    /// and gets the first answer again. All are checked before any is applied.
     ///
     /// # Errors
-    /// `NotFound` for an unknown lot.
+    /// `NotFound` for an unknown lot; `IdempotencyConflict` for an `eventId` answered before
+    /// in its lot (or earlier in `events`) for a different request.
     pub fn gate_events(
         &mut self,
         events: &[GateEvent],
         batch: bool,
         now: Timestamp,
     ) -> Result<Vec<CapacityUpdate>, DomainError> {
+        // This batch's events with an id not answered before, to catch an id used twice in it.
+        let mut in_batch: HashMap<(&LotId, &str), &GateEvent> = HashMap::new();
         for (index, event) in events.iter().enumerate() {
-            if let Err(err) = self.existing_lot(&event.lot, "parkingLotId") {
+            let mut checked = self.existing_lot(&event.lot, "parkingLotId").map(drop);
+            if let (Ok(()), Some(id)) = (&checked, &event.event_id) {
+                let same = match self.state.gate_answers.get(&event.lot, id, now) {
+                    Some(kept) => event.is_answered_by(kept),
+                    None => event.same_request(in_batch.entry((&event.lot, id)).or_insert(event)),
+                };
+                if !same {
+                    checked = Err(idempotency_conflict());
+                }
+            }
+            if let Err(err) = checked {
                 return Err(if batch { err.at_index(index) } else { err });
             }
         }
+        self.forget_gate_answers(now);
         Ok(events.iter().map(|e| self.gate_event(e, now)).collect())
     }
 
+    /// Forgets the gate answers past the window or beyond the count, oldest first.
+    pub fn forget_gate_answers(&mut self, now: Timestamp) {
+        let mut through = None;
+        while let Some(popped) = self.state.gate_answers.pop_oldest(now) {
+            through = Some(popped.seq);
+            self.on_rollback(move |s| s.gate_answers.unpop(popped));
+        }
+        if let Some(through) = through {
+            self.record(Change::ForgetGateAnswers { through });
+        }
+    }
+
     fn gate_event(&mut self, event: &GateEvent, now: Timestamp) -> CapacityUpdate {
-        if let Some(answer) = event
+        if let Some(kept) = event
             .event_id
             .as_ref()
-            .and_then(|id| self.state.gate_answers.get(id))
+            .and_then(|id| self.state.gate_answers.get(&event.lot, id, now))
         {
-            return answer.clone();
+            return kept.answer.clone();
         }
         let at = event.observed_at.unwrap_or(now);
         let mut lot = self.lot(&event.lot).expect("checked").clone();
@@ -153,15 +218,21 @@ impl Txn<'_> {
         }
 
         if let Some(event_id) = &event.event_id {
-            self.record(Change::GateAnswer {
+            let answer = GateAnswer {
+                lot: event.lot.clone(),
                 event_id: event_id.clone(),
-                answer: update.clone(),
-            });
-            self.write(
-                |s| &mut s.gate_answers,
-                event_id.clone(),
-                Some(update.clone()),
-            );
+                kept: Kept {
+                    seq: self.state.gate_answers.next_seq(),
+                    timestamp_sent: Some(event.observed_at.is_some()),
+                    answer: update.clone(),
+                    stored_at: now,
+                },
+            };
+            self.record(Change::GateAnswer(answer.clone()));
+            let replaced = self.state.gate_answers.insert(answer);
+            self.on_rollback(move |s| s.gate_answers.uninsert(replaced));
+            // One answer more may be one too many.
+            self.forget_gate_answers(now);
         }
         update
     }

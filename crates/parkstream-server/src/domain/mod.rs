@@ -7,6 +7,7 @@
 //! - [`lot`]: lots, counts, and the count reports of `POST /api/capacity/update`.
 //! - [`camera`]: lot monitors (cameras) and their silence.
 //! - [`gate`]: entries and exits, stays, idempotent gate events.
+//! - [`idempotency`]: the answers kept for gate events' `eventId`s, and their retention.
 //! - [`contractor`]: contractors, their allocations and registered plates.
 //! - [`alert`]: capacity and camera alerts, their hysteresis and lifecycle.
 //! - [`violation`]: contractor violations (capacity breach, unauthorized vehicle, overstay).
@@ -15,6 +16,7 @@ pub mod alert;
 pub mod camera;
 pub mod contractor;
 pub mod gate;
+pub mod idempotency;
 pub mod lot;
 #[cfg(test)]
 mod properties;
@@ -36,6 +38,9 @@ pub enum DomainError {
     /// The command conflicts with the current state (e.g. resolving twice).
     #[error("{0}")]
     Conflict(String),
+    /// A gate event reuses an `eventId` already answered in its lot, with a different body.
+    #[error("{message}")]
+    IdempotencyConflict { field: String, message: String },
     /// The change could not be stored (the database failed or the server is stopping);
     /// nothing was applied.
     #[error("the change was not stored")]
@@ -66,6 +71,10 @@ impl DomainError {
             DomainError::Invalid { field, message } => {
                 let (field, message) = prefix(field, message);
                 DomainError::Invalid { field, message }
+            }
+            DomainError::IdempotencyConflict { field, message } => {
+                let (field, message) = prefix(field, message);
+                DomainError::IdempotencyConflict { field, message }
             }
             other => other,
         }

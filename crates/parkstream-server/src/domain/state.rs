@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use parkstream_protocol::events::{CapacityUpdate, Event};
+use parkstream_protocol::events::Event;
+use parkstream_protocol::Timestamp;
 
 use super::alert::{AlertKey, AlertRecord};
 use super::camera::Camera;
 use super::contractor::{Contractor, ContractorId, Plate};
 use super::gate::Stay;
+use super::idempotency::{GateAnswer, GateAnswers, Retention};
 use super::lot::{Lot, LotId};
 use super::violation::ViolationRecord;
 
@@ -28,8 +30,8 @@ pub struct State {
     pub(super) open_alerts: HashMap<AlertKey, AlertRecord>,
     /// Violations not yet resolved, by id.
     pub(super) open_violations: HashMap<String, ViolationRecord>,
-    /// Answers already given to gate events with an `eventId`.
-    pub(super) gate_answers: HashMap<String, CapacityUpdate>,
+    /// Answers already given to gate events with an `eventId`, within their retention.
+    pub(super) gate_answers: GateAnswers,
 }
 
 /// What the store loads at start, from which the state is rebuilt.
@@ -41,12 +43,13 @@ pub struct Loaded {
     pub cameras: Vec<Camera>,
     pub open_alerts: Vec<AlertRecord>,
     pub open_violations: Vec<ViolationRecord>,
-    pub gate_answers: Vec<(String, CapacityUpdate)>,
+    pub gate_answers: Vec<GateAnswer>,
 }
 
 impl State {
-    /// Rebuilds the state (and its derived indexes) from what the store loaded.
-    pub fn from_loaded(loaded: Loaded) -> Self {
+    /// Rebuilds the state (and its derived indexes) from what the store loaded; gate answers
+    /// are kept as `retention` says, from `now`.
+    pub fn from_loaded(loaded: Loaded, retention: Retention, now: Timestamp) -> Self {
         let mut state = State::default();
         for lot in loaded.lots {
             state.lots.insert(lot.id.clone(), lot);
@@ -81,8 +84,18 @@ impl State {
                 .open_violations
                 .insert(violation.violation.id.clone(), violation);
         }
-        state.gate_answers.extend(loaded.gate_answers);
+        state.gate_answers = GateAnswers::new(retention, loaded.gate_answers, now);
         state
+    }
+
+    /// How gate answers are kept.
+    pub fn answer_retention(&self) -> Retention {
+        self.gate_answers.retention()
+    }
+
+    /// How many gate answers are kept now.
+    pub fn answers_kept(&self) -> usize {
+        self.gate_answers.len()
     }
 
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
@@ -135,9 +148,11 @@ pub enum Change {
     Alert(AlertRecord),
     Violation(ViolationRecord),
     /// The answer to a gate event with an `eventId`, kept for idempotency.
-    GateAnswer {
-        event_id: String,
-        answer: CapacityUpdate,
+    GateAnswer(GateAnswer),
+    /// Forget every gate answer with a `seq` up to this one (expired, or beyond the count).
+    /// Stored after every other change of the group, so it also covers answers given in it.
+    ForgetGateAnswers {
+        through: u64,
     },
 }
 
@@ -149,7 +164,8 @@ enum ChangeKey {
     Camera(LotId, String),
     Alert(String),
     Violation(String),
-    GateAnswer(String),
+    GateAnswer(LotId, String),
+    ForgetGateAnswers,
 }
 
 impl Change {
@@ -161,7 +177,8 @@ impl Change {
             Change::Camera(c) => ChangeKey::Camera(c.lot.clone(), c.camera_id.clone()),
             Change::Alert(a) => ChangeKey::Alert(a.alert.id.clone()),
             Change::Violation(v) => ChangeKey::Violation(v.violation.id.clone()),
-            Change::GateAnswer { event_id, .. } => ChangeKey::GateAnswer(event_id.clone()),
+            Change::GateAnswer(a) => ChangeKey::GateAnswer(a.lot.clone(), a.event_id.clone()),
+            Change::ForgetGateAnswers { .. } => ChangeKey::ForgetGateAnswers,
         }
     }
 }
@@ -219,6 +236,11 @@ impl Txn<'_> {
                 None => target.remove(&key),
             };
         }));
+    }
+
+    /// Remembers how to undo a change made without [`Txn::write`].
+    pub(super) fn on_rollback(&mut self, undo: impl FnOnce(&mut State) + Send + 'static) {
+        self.undo.push(Box::new(undo));
     }
 
     /// Records a row to store; a later change of the same row replaces it.

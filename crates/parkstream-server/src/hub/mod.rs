@@ -234,6 +234,11 @@ impl Hub {
         }
     }
 
+    /// The server's metrics (the hub keeps its own up to date; others use them too).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
     /// The id of the newest published event.
     pub fn newest_id(&self) -> u64 {
         read(&self.inner.window).newest_id()

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::{EventType, Timestamp};
 
+use crate::domain::idempotency::Retention;
 use crate::domain::{Change, Loaded};
 
 pub use postgres::{ClusterRow, PostgresStore, WriteLock};
@@ -70,16 +71,6 @@ pub struct Batch<'a> {
     pub events: &'a [StoredEvent],
     /// Delete stored events with an id up to this one (history beyond `--history-size`).
     pub trim_through: Option<u64>,
-}
-
-/// How long an `eventId` keeps a gate event idempotent.
-const GATE_ANSWER_DAYS: i64 = 7;
-
-/// Gate answers stored before this time are forgotten.
-fn gate_answer_horizon() -> String {
-    Timestamp::from_unix_millis(Timestamp::now().unix_millis() - GATE_ANSWER_DAYS * 86_400_000)
-        .expect("in range")
-        .to_string()
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
@@ -182,14 +173,19 @@ impl Store {
         }
     }
 
-    /// Loads the lots and the newest `history_size` events.
+    /// Loads the state, with the gate answers `answers` keeps (deleting the others), and the
+    /// newest `history_size` events.
     ///
     /// # Errors
     /// When the database cannot be read or holds rows that do not decode.
-    pub async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
+    pub async fn load(
+        &self,
+        history_size: u64,
+        answers: Retention,
+    ) -> Result<Snapshot, StoreError> {
         match self {
-            Store::Sqlite(store) => store.load(history_size).await,
-            Store::Postgres(store) => store.load(history_size).await,
+            Store::Sqlite(store) => store.load(history_size, answers).await,
+            Store::Postgres(store) => store.load(history_size, answers).await,
         }
     }
 

@@ -5,8 +5,6 @@
 
 use std::borrow::Cow;
 
-use parkstream_protocol::Timestamp;
-
 use super::{json_text, wire_name, Batch};
 use crate::domain::contractor::ContractorId;
 use crate::domain::Change;
@@ -88,8 +86,12 @@ pub fn statements(batch: &Batch<'_>) -> Vec<Statement> {
             }
         }
     }
+    let mut forget_answers_through = None;
     for change in batch.changes {
-        change_statements(change, &mut out);
+        match change {
+            Change::ForgetGateAnswers { through } => forget_answers_through = Some(*through),
+            change => change_statements(change, &mut out),
+        }
     }
     for chunk in batch.events.chunks(ROWS_PER_INSERT) {
         let mut sql =
@@ -126,6 +128,13 @@ pub fn statements(batch: &Batch<'_>) -> Vec<Statement> {
     if let Some(through) = batch.trim_through {
         out.push(statement(
             "DELETE FROM events WHERE id <= $1",
+            vec![(through as i64).into()],
+        ));
+    }
+    // After the answers inserted above: some of them may be forgotten already.
+    if let Some(through) = forget_answers_through {
+        out.push(statement(
+            "DELETE FROM gate_answers WHERE seq <= $1",
             vec![(through as i64).into()],
         ));
     }
@@ -254,14 +263,24 @@ fn change_statements(change: &Change, out: &mut Vec<Statement>) {
                 ],
             ));
         }
-        Change::GateAnswer { event_id, answer } => out.push(statement(
-            "INSERT INTO gate_answers (event_id, data, created_at) VALUES ($1, $2, $3)",
+        // A conflict is an answer that expired and was given anew before it was forgotten.
+        Change::GateAnswer(answer) => out.push(statement(
+            "INSERT INTO gate_answers (lot_id, event_id, seq, timestamp_sent, data, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (lot_id, event_id) DO UPDATE SET
+               seq = excluded.seq, timestamp_sent = excluded.timestamp_sent,
+               data = excluded.data, created_at = excluded.created_at",
             vec![
-                event_id.as_str().into(),
-                json_text(answer).into(),
-                Timestamp::now().to_string().into(),
+                answer.lot.as_str().into(),
+                answer.event_id.as_str().into(),
+                (answer.kept.seq as i64).into(),
+                answer.kept.timestamp_sent.map(i64::from).into(),
+                json_text(&answer.kept.answer).into(),
+                answer.kept.stored_at.to_string().into(),
             ],
         )),
+        // Planned by `statements`, after every other change.
+        Change::ForgetGateAnswers { .. } => {}
     }
 }
 
@@ -269,7 +288,7 @@ fn change_statements(change: &Change, out: &mut Vec<Statement>) {
 mod tests {
     use super::*;
     use crate::store::StoredEvent;
-    use parkstream_protocol::EventType;
+    use parkstream_protocol::{EventType, Timestamp};
 
     fn event(id: u64) -> StoredEvent {
         StoredEvent {

@@ -16,13 +16,14 @@ use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::Timestamp;
 
 use super::{
-    gate_answer_horizon, json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot,
-    StoreError, StoredEvent, Table,
+    json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot, StoreError,
+    StoredEvent, Table,
 };
 use crate::domain::alert::{AlertKey, AlertRecord};
 use crate::domain::camera::Camera;
 use crate::domain::contractor::{Contractor, ContractorId, Plate};
 use crate::domain::gate::Stay;
+use crate::domain::idempotency::{GateAnswer, Kept, Retention};
 use crate::domain::violation::ViolationRecord;
 use crate::domain::{Loaded, Lot, LotId, LotSettings};
 
@@ -55,10 +56,14 @@ impl PostgresStore {
         })
     }
 
-    pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
+    pub(super) async fn load(
+        &self,
+        history_size: u64,
+        answers: Retention,
+    ) -> Result<Snapshot, StoreError> {
         // One snapshot: other instances may be committing while this one starts.
         let mut tx = self.snapshot("").await?;
-        let (state, next_event_id) = load_state(&mut tx).await?;
+        let (state, next_event_id) = load_state(&mut tx, answers).await?;
         let events = load_history(&mut tx, history_size).await?;
         tx.commit().await?;
         Ok(Snapshot {
@@ -69,10 +74,10 @@ impl PostgresStore {
     }
 
     /// The domain state and the id the next event gets, read in one snapshot.
-    pub(crate) async fn load_state(&self) -> Result<(Loaded, u64), StoreError> {
+    pub(crate) async fn load_state(&self, answers: Retention) -> Result<(Loaded, u64), StoreError> {
         // Not read-only: expired gate answers are deleted on the way.
         let mut tx = self.snapshot("").await?;
-        let loaded = load_state(&mut tx).await?;
+        let loaded = load_state(&mut tx, answers).await?;
         tx.commit().await?;
         Ok(loaded)
     }

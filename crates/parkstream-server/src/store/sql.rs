@@ -34,7 +34,7 @@ macro_rules! shared_sql {
             }
         }
 
-        async fn load_state(conn: &mut $conn) -> Result<(Loaded, u64), StoreError> {
+        async fn load_state(conn: &mut $conn, answers: Retention) -> Result<(Loaded, u64), StoreError> {
             let state = Loaded {
                 lots: load_lots(conn).await?,
                 contractors: load_contractors(conn).await?,
@@ -42,7 +42,7 @@ macro_rules! shared_sql {
                 cameras: load_cameras(conn).await?,
                 open_alerts: load_open_alerts(conn).await?,
                 open_violations: load_open_violations(conn).await?,
-                gate_answers: load_gate_answers(conn).await?,
+                gate_answers: load_gate_answers(conn, answers).await?,
             };
             let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
                 .fetch_one(&mut *conn)
@@ -263,24 +263,45 @@ macro_rules! shared_sql {
                 .collect()
         }
 
+        /// The gate answers `retention` keeps, oldest first; deletes the others (expired while
+        /// the server was stopped, or beyond a count lowered since).
         async fn load_gate_answers(
             conn: &mut $conn,
-        ) -> Result<Vec<(String, parkstream_protocol::events::CapacityUpdate)>, StoreError> {
+            retention: Retention,
+        ) -> Result<Vec<GateAnswer>, StoreError> {
             sqlx::query("DELETE FROM gate_answers WHERE created_at < $1")
-                .bind(gate_answer_horizon())
+                .bind(retention.horizon(Timestamp::now()).to_string())
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query("SELECT event_id, data FROM gate_answers")
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get("event_id")?,
-                        json_of(&row.try_get::<String, _>("data")?)?,
-                    ))
+            // Keeps the newest `max`: deletes from the (max + 1)th newest down, if there is one.
+            sqlx::query(
+                "DELETE FROM gate_answers WHERE seq <=
+                   (SELECT seq FROM gate_answers ORDER BY seq DESC LIMIT 1 OFFSET $1)",
+            )
+            .bind(i64::try_from(retention.max).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "SELECT lot_id, event_id, seq, timestamp_sent, data, created_at FROM gate_answers
+                 ORDER BY seq",
+            )
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| {
+                let timestamp_sent: Option<i64> = row.try_get("timestamp_sent")?;
+                Ok(GateAnswer {
+                    lot: lot_id(row, "lot_id")?,
+                    event_id: row.try_get("event_id")?,
+                    kept: Kept {
+                        seq: row.try_get::<i64, _>("seq")? as u64,
+                        timestamp_sent: timestamp_sent.map(|sent| sent != 0),
+                        answer: json_of(&row.try_get::<String, _>("data")?)?,
+                        stored_at: timestamp_of(&row.try_get::<String, _>("created_at")?)?,
+                    },
                 })
-                .collect()
+            })
+            .collect()
         }
 
         /// Writes a batch in the caller's transaction.

@@ -18,13 +18,14 @@ use parkstream_protocol::Timestamp;
 
 use super::sqlite_commit::CommitThread;
 use super::{
-    gate_answer_horizon, json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot,
-    StoreError, StoredEvent, Table,
+    json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot, StoreError,
+    StoredEvent, Table,
 };
 use crate::domain::alert::{AlertKey, AlertRecord};
 use crate::domain::camera::Camera;
 use crate::domain::contractor::{Contractor, ContractorId, Plate};
 use crate::domain::gate::Stay;
+use crate::domain::idempotency::{GateAnswer, Kept, Retention};
 use crate::domain::violation::ViolationRecord;
 use crate::domain::{Loaded, Lot, LotId, LotSettings};
 
@@ -102,10 +103,14 @@ impl SqliteStore {
         Ok(Self { pool, commits })
     }
 
-    pub(super) async fn load(&self, history_size: u64) -> Result<Snapshot, StoreError> {
+    pub(super) async fn load(
+        &self,
+        history_size: u64,
+        answers: Retention,
+    ) -> Result<Snapshot, StoreError> {
         // A write transaction (expired gate answers are deleted on the way), so one snapshot.
         let mut tx = self.pool.begin().await?;
-        let (state, next_event_id) = load_state(&mut tx).await?;
+        let (state, next_event_id) = load_state(&mut tx, answers).await?;
         let events = load_history(&mut tx, history_size).await?;
         tx.commit().await?;
         Ok(Snapshot {

@@ -34,6 +34,8 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("serve", &[], "--body-timeout", "0"),
     ("serve", &[], "--max-filter-lots", "0"),
     ("serve", &[], "--max-body-bytes", "0"),
+    ("serve", &[], "--idempotency-window", "0"),
+    ("serve", &[], "--idempotency-max", "0"),
     ("serve", &[], "--metrics-bind", "nowhere"),
     ("serve", &[], "--shutdown-grace", "99999999999h"),
     ("serve", &[], "--shutdown-drain", "-1s"),

@@ -117,7 +117,14 @@ impl TestApp {
 
     /// Stops the server and starts it again on the same database (on a new port).
     pub async fn restart(self) -> TestApp {
-        let (settings, dir) = self.stop().await;
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops the server and starts it again on the same database, with settings changed by
+    /// `configure`.
+    pub async fn restart_with(self, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        let (mut settings, dir) = self.stop().await;
+        configure(&mut settings);
         start(settings, dir).await
     }
 

@@ -14,6 +14,7 @@ mod day;
 mod fanout;
 mod flags;
 mod health;
+mod idempotency;
 mod ingest;
 mod lifecycle;
 mod limits;
