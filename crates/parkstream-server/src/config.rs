@@ -212,6 +212,26 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_CAMERA_TIMEOUT", default_value = "60s", value_parser = parse_positive_duration)]
     pub camera_timeout: Duration,
 
+    /// Most client connections open at once (streams, requests, idle keep-alives); above it
+    /// a new connection is closed as soon as it is accepted. Default: the process's
+    /// open-file limit less 64 descriptors kept for the database, Redis, the listeners and logs.
+    #[arg(long, env = "PARKSTREAM_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub max_connections: Option<u64>,
+
+    /// How long a new connection has, from its accept, to send its first request's head
+    /// (the TLS handshake included); closed without an answer otherwise. 100ms to 10m.
+    #[arg(long, env = "PARKSTREAM_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = parse_header_timeout)]
+    pub header_timeout: Duration,
+
+    /// A connection with no request in flight this long is closed: HTTP/1.1 between a
+    /// response and the next request's complete head, HTTP/2 with no open stream. An open
+    /// event stream is a request in flight. 1s to 1h.
+    #[arg(long, env = "PARKSTREAM_IDLE_TIMEOUT", default_value = "60s",
+          value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
+
     /// Most streams open at once from one client address (0: no limit); 429 above.
     #[arg(long, env = "PARKSTREAM_MAX_STREAMS_PER_IP", default_value_t = 1_000, value_parser = ranged(0..=10_000_000))]
     pub max_streams_per_ip: usize,
@@ -452,6 +472,37 @@ fn parse_idempotency_window(s: &str) -> Result<Duration, String> {
     Ok(window)
 }
 
+/// A duration between `min` and `max`, both named in the error.
+fn parse_duration_within(
+    s: &str,
+    min: (Duration, &str),
+    max: (Duration, &str),
+) -> Result<Duration, String> {
+    let duration = parse_duration(s)?;
+    if duration < min.0 || duration > max.0 {
+        return Err(format!("must be between {} and {}", min.1, max.1));
+    }
+    Ok(duration)
+}
+
+/// `--header-timeout`: 100 ms to 10 minutes.
+fn parse_header_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration_within(
+        s,
+        (Duration::from_millis(100), "100ms"),
+        (Duration::from_secs(600), "10m"),
+    )
+}
+
+/// `--idle-timeout`: 1 second to 1 hour.
+fn parse_idle_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration_within(
+        s,
+        (Duration::from_secs(1), "1s"),
+        (Duration::from_secs(3600), "1h"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +518,47 @@ mod tests {
         assert!(parse_duration("87601h").is_err(), "over ten years");
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_positive_duration("0ms").is_err());
+        assert!(parse_duration("99999999999999999h").is_err(), "overflow");
+    }
+
+    #[test]
+    fn connection_limits_refuse_zero_and_absurd_values() {
+        let serve = |args: &[&str]| {
+            Cli::try_parse_from(["parkstream", "serve"].iter().chain(args)).map(|cli| {
+                match cli.command {
+                    Command::Serve(settings) => *settings,
+                    _ => unreachable!("parsed serve"),
+                }
+            })
+        };
+        for bad in [
+            &["--max-connections", "0"][..],
+            &["--max-connections", "99999999999"],
+            &["--max-connections=-1", "--bind", "127.0.0.1:1"],
+            &["--header-timeout", "0"],
+            &["--header-timeout", "50ms"],
+            &["--header-timeout", "2h"],
+            &["--idle-timeout", "0s"],
+            &["--idle-timeout", "1000h"],
+            &["--idle-timeout", "soon"],
+        ] {
+            let err = serve(bad).expect_err(&format!("{bad:?} is refused"));
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            let flag = bad[0].split('=').next().unwrap();
+            assert!(err.to_string().contains(flag), "{bad:?}: {err}");
+        }
+        let s = serve(&[
+            "--max-connections",
+            "500",
+            "--header-timeout",
+            "1s",
+            "--idle-timeout",
+            "5m",
+        ])
+        .expect("valid");
+        assert_eq!(s.max_connections, Some(500));
+        assert_eq!(s.header_timeout, Duration::from_secs(1));
+        assert_eq!(s.idle_timeout, Duration::from_secs(300));
     }
 
     #[test]
@@ -480,6 +572,9 @@ mod tests {
             s.answer_retention(),
             crate::domain::idempotency::Retention::DEFAULT
         );
+        assert_eq!(s.max_connections, None, "derived from the file limit");
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.idle_timeout, Duration::from_secs(60));
     }
 
     #[test]

@@ -176,6 +176,7 @@ pub async fn run(
         redis_health,
     };
 
+    let limits = connection_limits(&settings);
     background.spawn(ping_loop(hub.clone(), settings.ping_interval, stop.clone()));
     background.spawn(clock_loop(
         app_state.writer.clone(),
@@ -193,10 +194,17 @@ pub async fn run(
         background.spawn(server::serve(
             metrics_listener,
             router,
-            stop.clone(),
-            Duration::from_secs(1),
-            None,
-            tokio::runtime::Handle::current(),
+            server::Serving {
+                shutdown: stop.clone(),
+                grace: Duration::from_secs(1),
+                tls: None,
+                streams: tokio::runtime::Handle::current(),
+                limits: server::ConnectionLimits {
+                    max_connections: server::accept::METRICS_CONNECTIONS,
+                    ..limits
+                },
+                metrics: app_state.metrics.clone(),
+            },
         ));
     }
     {
@@ -217,6 +225,7 @@ pub async fn run(
                 .with_context(|| format!("the CORS origin {origin:?}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let connection_metrics = app_state.metrics.clone();
     let router = http::router(app_state, settings.metrics_bind.is_none(), &cors_origins);
     let local = listener
         .local_addr()
@@ -286,10 +295,14 @@ pub async fn run(
     server::serve(
         listener,
         router,
-        stop.clone(),
-        settings.shutdown_grace,
-        tls,
-        stream_runtime.handle(),
+        server::Serving {
+            shutdown: stop.clone(),
+            grace: settings.shutdown_grace,
+            tls,
+            streams: stream_runtime.handle(),
+            limits,
+            metrics: connection_metrics,
+        },
     )
     .await;
     tracing::info!("connections closed; finishing writes");
@@ -299,6 +312,40 @@ pub async fn run(
     writer_task.await.context("the writer task failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The limits on client connections the settings ask for; the default cap follows the
+/// process's open-file limit.
+fn connection_limits(settings: &ServeSettings) -> server::ConnectionLimits {
+    let file_limit = server::accept::file_limit();
+    let max_connections = match settings.max_connections {
+        Some(max) => {
+            let max = usize::try_from(max).unwrap_or(usize::MAX);
+            let room = file_limit.map(server::accept::connections_for_file_limit);
+            if let Some(room) = room.filter(|&room| max > room) {
+                tracing::warn!(
+                    max_connections = max,
+                    file_limit,
+                    "--max-connections is above what the open-file limit leaves for clients \
+                     ({room}); accepts will fail for want of file descriptors before it is reached"
+                );
+            }
+            max
+        }
+        None => server::accept::default_max_connections(),
+    };
+    tracing::info!(
+        max_connections,
+        file_limit,
+        header_timeout_ms = u64::try_from(settings.header_timeout.as_millis()).unwrap_or(u64::MAX),
+        idle_timeout_ms = u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX),
+        "connection limits"
+    );
+    server::ConnectionLimits {
+        max_connections,
+        header_timeout: settings.header_timeout,
+        idle_timeout: settings.idle_timeout,
+    }
 }
 
 async fn ping_loop(hub: Hub, every: Duration, stop: CancellationToken) {

@@ -27,6 +27,16 @@ pub struct Metrics {
     pub delivery_latency: Histogram,
     /// Gate answers kept for `eventId` replays (at most `--idempotency-max`).
     pub idempotency_answers: Gauge,
+    /// Client connections open now (every socket: streams, requests, idle keep-alives).
+    pub connections_open: Gauge,
+    /// Connections closed at once because `--max-connections` were open.
+    pub connections_refused: Counter,
+    /// Connections closed for silence: no request head by `--header-timeout` (`header`), no
+    /// request for `--idle-timeout` (`idle`).
+    pub connections_timed_out: Family<ReasonLabel, Counter>,
+    /// Accept errors other than a connection reset in the backlog (out of file descriptors,
+    /// usually).
+    pub accept_errors: Counter,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -95,6 +105,30 @@ impl Metrics {
             "Gate answers kept for eventId replays (at most --idempotency-max)",
             idempotency_answers.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections open now",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at once because --max-connections were open",
+            connections_refused.clone(),
+        );
+        let connections_timed_out = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "connections_timed_out",
+            "Connections closed without a request head in time (header) or idle too long (idle)",
+            connections_timed_out.clone(),
+        );
+        let accept_errors = Counter::default();
+        registry.register(
+            "accept_errors",
+            "Failed accepts of new connections (out of file descriptors, usually)",
+            accept_errors.clone(),
+        );
         Self {
             registry,
             clients,
@@ -104,6 +138,10 @@ impl Metrics {
             clients_refused,
             delivery_latency,
             idempotency_answers,
+            connections_open,
+            connections_refused,
+            connections_timed_out,
+            accept_errors,
         }
     }
 

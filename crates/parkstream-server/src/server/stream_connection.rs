@@ -9,10 +9,17 @@
 //! The body is delimited by the end of the connection (`Connection: close`, which HTTP/1.1
 //! allows for a response and every SSE client expects), so no chunk framing is written either.
 //! Any other answer (400, 401, 429, 503...) is written whole and the connection closed.
+//!
+//! The head must be complete by the connection's header deadline (`--header-timeout` from its
+//! accept), or the connection is closed without an answer. [`parse_head`] is the pure part
+//! (fuzzed by `fuzz/fuzz_targets/stream_head.rs`); after a whole answer the connection reads
+//! what the client still sends for a moment before closing, so that the kernel does not reset
+//! it under the answer.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,10 +31,13 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tower::ServiceExt;
 
+use super::activity::Expiry;
 use crate::http::ConnectionContext;
+use crate::metrics::{Metrics, ReasonLabel};
 
 /// How a connection that takes this path starts.
 const STREAM_REQUEST: &[u8] = b"GET /api/sse/dashboard";
@@ -38,30 +48,47 @@ const MAX_HEADERS: usize = 64;
 /// The largest non-stream answer collected to be written (errors are small JSON bodies).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Whether the connection's first bytes are a stream request; waits up to `patience` for
-/// them. `false` hands the connection to hyper (also when the first packet is too short to
-/// tell, which only costs memory).
-pub async fn opens_stream(stream: &TcpStream, patience: Duration) -> bool {
+/// How a plain-HTTP connection opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// With a stream request: this module serves it.
+    Stream,
+    /// With anything else (also a first packet too short to tell, which only costs memory):
+    /// hyper serves it.
+    Other,
+    /// With nothing before the deadline, or the client left: close it.
+    Nothing,
+}
+
+/// How the connection's first bytes open it; waits for them until `deadline`.
+pub async fn opening(stream: &TcpStream, deadline: Instant) -> Opening {
     let mut start = [0u8; STREAM_REQUEST.len()];
-    match tokio::time::timeout(patience, stream.peek(&mut start)).await {
-        Ok(Ok(n)) => n == start.len() && start == STREAM_REQUEST,
-        _ => false,
+    match tokio::time::timeout_at(deadline, stream.peek(&mut start)).await {
+        Ok(Ok(0) | Err(_)) | Err(_) => Opening::Nothing,
+        Ok(Ok(n)) if n == start.len() && start == STREAM_REQUEST => Opening::Stream,
+        Ok(Ok(_)) => Opening::Other,
     }
 }
 
 /// Serves the connection's one request (a stream, or the error that refused it), then
-/// closes it. Cancelling `kill` closes it at once (the hub does, for a stream that fell
-/// behind; the server, when its shutdown grace period is over).
+/// closes it. The request's head must be complete by `deadline` (else the connection is
+/// closed without an answer). Cancelling `kill` closes it at once (the hub does, for a stream
+/// that fell behind; the server, when its shutdown grace period is over).
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
-    patience: Duration,
+    deadline: Instant,
     kill: CancellationToken,
+    metrics: Arc<Metrics>,
 ) {
     // What runs only until the stream starts is boxed and freed, so that the task holds
     // nothing but the pump while the stream lasts.
-    let pump = Box::pin(start(stream, peer, app, patience, kill)).await;
+    let starting = Box::pin(start(stream, peer, app, deadline, kill.clone(), metrics));
+    let pump = tokio::select! {
+        pump = starting => pump,
+        () = kill.cancelled() => None,
+    };
     if let Some(pump) = pump {
         pump.await;
     }
@@ -73,17 +100,35 @@ async fn start(
     mut stream: TcpStream,
     peer: SocketAddr,
     app: Router,
-    patience: Duration,
+    deadline: Instant,
     kill: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> Option<Pump> {
-    let mut request = match tokio::time::timeout(patience, read_request(&mut stream)).await {
-        Ok(Ok(Some(request))) => request,
-        Ok(Ok(None)) => {
-            let _ = stream.write_all(BAD_REQUEST).await;
+    let request = match tokio::time::timeout_at(deadline, read_request(&mut stream)).await {
+        Ok(Ok(Ok(request))) => request,
+        Ok(Ok(Err(_))) => {
+            let answer = async {
+                stream.write_all(BAD_REQUEST).await?;
+                close_gently(stream).await;
+                std::io::Result::Ok(())
+            };
+            let _ = tokio::time::timeout(ANSWER_TIMEOUT, answer).await;
             return None;
         }
-        Ok(Err(_)) | Err(_) => return None,
+        // The client left before its head was complete.
+        Ok(Err(_)) => return None,
+        Err(_) => {
+            metrics
+                .connections_timed_out
+                .get_or_create(&ReasonLabel {
+                    reason: Expiry::Header.reason(),
+                })
+                .inc();
+            return None;
+        }
     };
+    drop(metrics);
+    let mut request = request.map(|()| Body::empty());
     request.extensions_mut().insert(ConnectionContext {
         kill: kill.clone(),
         peer,
@@ -93,7 +138,7 @@ async fn start(
         && response.headers().get(header::CONTENT_TYPE)
             == Some(&HeaderValue::from_static("text/event-stream"));
     if !streaming {
-        write_answer(stream, response).await;
+        let _ = tokio::time::timeout(ANSWER_TIMEOUT, write_answer(stream, response)).await;
         return None;
     }
     let mut head = head(&response, None);
@@ -110,36 +155,71 @@ async fn start(
 const BAD_REQUEST: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
-/// Reads and parses the request head; `None` when it is malformed or too large.
-async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request<Body>>> {
+/// How long a whole answer (an error) may take to be written and the connection closed; a
+/// client that does not read it loses it.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long, after a whole answer, the connection waits for the client to close it.
+const LINGER: Duration = Duration::from_secs(2);
+/// The most the client may still send meanwhile.
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Reads the request head; an error when the client leaves before it is complete.
+async fn read_request(stream: &mut TcpStream) -> std::io::Result<Result<Request<()>, BadHead>> {
     let mut buf = BytesMut::with_capacity(1024);
     loop {
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => return Ok(to_request(&parsed)),
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => {}
-            Ok(httparse::Status::Partial) | Err(_) => return Ok(None),
+        match parse_head(&buf) {
+            Ok(Some(request)) => return Ok(Ok(request)),
+            Ok(None) => {}
+            Err(bad) => return Ok(Err(bad)),
         }
     }
 }
 
-fn to_request(parsed: &httparse::Request<'_, '_>) -> Option<Request<Body>> {
+/// Why a request head is refused (with 400, either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadHead {
+    /// Not HTTP/1.x syntax, or a method, target or header the router cannot take.
+    Malformed,
+    /// Longer than 16 KiB, or more than 64 headers.
+    TooLarge,
+}
+
+/// The request whose head starts `buf`, the bytes a connection sent so far: `Ok(None)` while
+/// the head is incomplete (and under the size limit). Bytes after the head are not looked at:
+/// a connection on this path serves one request.
+///
+/// # Errors
+/// When the head is malformed or too large.
+pub fn parse_head(buf: &[u8]) -> Result<Option<Request<()>>, BadHead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD_BYTES => {
+            to_request(&parsed).map(Some).ok_or(BadHead::Malformed)
+        }
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => Ok(None),
+        Ok(httparse::Status::Complete(_) | httparse::Status::Partial)
+        | Err(httparse::Error::TooManyHeaders) => Err(BadHead::TooLarge),
+        Err(_) => Err(BadHead::Malformed),
+    }
+}
+
+fn to_request(parsed: &httparse::Request<'_, '_>) -> Option<Request<()>> {
     let mut builder = Request::builder()
         .method(parsed.method?)
         .uri(parsed.path?)
-        .version(if parsed.version? == 0 {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
+        .version(match parsed.version? {
+            0 => Version::HTTP_10,
+            _ => Version::HTTP_11,
         });
     for h in parsed.headers.iter() {
         builder = builder.header(h.name, h.value);
     }
-    builder.body(Body::empty()).ok()
+    builder.body(()).ok()
 }
 
 /// The status line and headers of `response`, with `Connection: close` (and the length of
@@ -179,9 +259,31 @@ async fn write_answer(mut stream: TcpStream, response: Response<Body>) {
     };
     let response = Response::from_parts(parts, Body::empty());
     let head = head(&response, Some(&body));
-    let _ = stream.write_all(&head).await;
-    let _ = stream.write_all(&body).await;
-    let _ = stream.shutdown().await;
+    if stream.write_all(&head).await.is_ok() && stream.write_all(&body).await.is_ok() {
+        close_gently(stream).await;
+    }
+}
+
+/// Closes a connection after a whole answer: ends the writing side, then reads and drops
+/// what the client still sends until it closes too (for at most [`LINGER`] and
+/// [`LINGER_BYTES`]). Closing a socket with unread bytes makes the kernel reset the
+/// connection, and a reset can destroy the answer before the client has read it (a client
+/// that pipelined a second request, or whose head was too large and is still arriving).
+async fn close_gently(mut stream: TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut sink = [0u8; 1024];
+        let mut left = LINGER_BYTES;
+        while let Ok(n @ 1..) = stream.read(&mut sink).await {
+            left = left.saturating_sub(n);
+            if left == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// Stream polls between two offers of the stream thread's core to other threads.
@@ -275,6 +377,162 @@ impl Future for Pump {
                 }
                 Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(head: &[u8]) -> Request<()> {
+        match parse_head(head) {
+            Ok(Some(request)) => request,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(head)),
+        }
+    }
+
+    #[test]
+    fn a_complete_head_becomes_the_request_and_what_follows_is_ignored() {
+        let request = complete(
+            b"GET /api/sse/dashboard?lots=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 7\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
+        );
+        assert_eq!(request.method(), "GET");
+        assert_eq!(request.uri(), "/api/sse/dashboard?lots=a");
+        assert_eq!(request.version(), Version::HTTP_11);
+        assert_eq!(request.headers()["last-event-id"], "7");
+        assert_eq!(request.headers().len(), 2);
+        let old = complete(b"GET /api/sse/dashboard HTTP/1.0\r\n\r\n");
+        assert_eq!(old.version(), Version::HTTP_10);
+        // Other methods parse too (the router answers them).
+        assert_eq!(complete(b"HEAD / HTTP/1.1\r\n\r\n").method(), "HEAD");
+    }
+
+    #[test]
+    fn every_prefix_of_a_head_is_incomplete() {
+        let head = b"GET /api/sse/dashboard HTTP/1.1\r\nHost: x\r\n\r\n";
+        for end in 0..head.len() {
+            assert_eq!(
+                parse_head(&head[..end]).map(|r| r.is_some()),
+                Ok(false),
+                "{end}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_heads_are_refused() {
+        for head in [
+            &b"GET /api/sse/dashboard HTTP/1.1\r\nno colon here\r\n\r\n"[..],
+            b"GET /api/sse/dashboard HTTP/9.1\r\n\r\n",
+            b"GET /api/sse/dashboard?lots=\xff HTTP/1.1\r\n\r\n",
+            b"GET /api/sse/dashboard HTTP/1.1\r\nbad\x01name: x\r\n\r\n",
+            b"GET /api/sse/dashboard HTTP/1.1\r\nx: a\x00b\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        ] {
+            assert_eq!(
+                parse_head(head).map(|r| r.is_some()),
+                Err(BadHead::Malformed),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn header_values_outside_ascii_are_kept_as_bytes() {
+        let request = complete(b"GET /api/sse/dashboard HTTP/1.1\r\nx-junk: \xff\xfe\r\n\r\n");
+        assert_eq!(request.headers()["x-junk"].as_bytes(), b"\xff\xfe");
+    }
+
+    #[test]
+    fn heads_over_the_limits_are_refused() {
+        let mut long = b"GET /api/sse/dashboard HTTP/1.1\r\nx-pad: ".to_vec();
+        long.resize(MAX_HEAD_BYTES, b'a');
+        assert_eq!(
+            parse_head(&long).map(|r| r.is_some()),
+            Err(BadHead::TooLarge)
+        );
+        // Complete, but longer than the limit.
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(
+            parse_head(&long).map(|r| r.is_some()),
+            Err(BadHead::TooLarge)
+        );
+        // Just under it, complete: accepted.
+        let mut under = b"GET /api/sse/dashboard HTTP/1.1\r\nx-pad: ".to_vec();
+        under.resize(MAX_HEAD_BYTES - 4, b'a');
+        under.extend_from_slice(b"\r\n\r\n");
+        complete(&under);
+        let mut many = b"GET /api/sse/dashboard HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("x-{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_head(&many).map(|r| r.is_some()),
+            Err(BadHead::TooLarge)
+        );
+    }
+
+    /// Heads built from the pieces HTTP heads are made of (and some they must not contain).
+    fn head_like() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![
+            &b"\r\n"[..],
+            b"\n",
+            b": ",
+            b" ",
+            b"\t",
+            b"x-k",
+            b"Host",
+            b"HTTP/1.1",
+            b"HTTP/1.0",
+            b"/api/sse/dashboard",
+            b"?lots=a",
+            b"a",
+            b"\xff",
+            b"\x00",
+            b"%",
+        ]);
+        let line = prop::sample::select(vec![
+            &b" HTTP/1.1\r\n"[..],
+            b" HTTP/1.0\r\n",
+            b"?lots=a HTTP/1.1\r\n",
+            b"",
+        ]);
+        let pieces = || prop::collection::vec(piece.clone(), 0..24);
+        (line, pieces(), any::<bool>(), pieces()).prop_map(|(line, headers, end, after)| {
+            let mut head = b"GET /api/sse/dashboard".to_vec();
+            head.extend_from_slice(line);
+            head.extend(headers.concat());
+            if end {
+                head.extend_from_slice(b"\r\n\r\n");
+            }
+            head.extend(after.concat());
+            head
+        })
+    }
+
+    proptest::proptest! {
+        /// The fuzz target's properties (fuzz/fuzz_targets/stream_head.rs), on every run.
+        #[test]
+        fn bytes_after_a_complete_head_change_nothing(
+            bytes in head_like(),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let whole = parse_head(&bytes);
+            if matches!(whole, Ok(None)) {
+                proptest::prop_assert!(bytes.len() < MAX_HEAD_BYTES);
+            }
+            let cut = cut.index(bytes.len() + 1);
+            if let Ok(Some(early)) = parse_head(&bytes[..cut]) {
+                let late = whole.expect("complete in a prefix").expect("complete in the whole");
+                proptest::prop_assert_eq!(early.method(), late.method());
+                proptest::prop_assert_eq!(early.uri(), late.uri());
+                proptest::prop_assert_eq!(early.version(), late.version());
+                proptest::prop_assert_eq!(early.headers(), late.headers());
             }
         }
     }

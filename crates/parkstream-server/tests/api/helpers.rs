@@ -353,13 +353,37 @@ pub struct Binary {
 /// Starts `parkstream serve --log-format json` with `args` (on `--bind 127.0.0.1:0` unless
 /// they name an address) and `envs`, and waits until it listens.
 pub async fn spawn_binary(args: &[&str], envs: &[(&str, &str)]) -> Binary {
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"));
+    start_binary(command, args, envs).await
+}
+
+/// [`spawn_binary`] with the process's limit on open files lowered to `limit` (by the shell's
+/// `ulimit`, which then executes the server in its place).
+pub async fn spawn_binary_with_file_limit(
+    limit: u32,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Binary {
+    let mut command = tokio::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!(r#"ulimit -n {limit} && exec "$0" "$@""#))
+        .arg(env!("CARGO_BIN_EXE_parkstream"));
+    start_binary(command, args, envs).await
+}
+
+async fn start_binary(
+    mut command: tokio::process::Command,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Binary {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let bind: &[&str] = if args.contains(&"--bind") {
         &[]
     } else {
         &["--bind", "127.0.0.1:0"]
     };
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
+    let mut child = command
         .args(["serve", "--log-format", "json"])
         .args(bind)
         .args(args)
