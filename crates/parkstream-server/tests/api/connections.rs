@@ -10,7 +10,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::helpers::{
-    fresh_database_url, spawn_app_with, spawn_binary_with_file_limit, EventStream, PATIENCE,
+    fresh_database_url, read_until, spawn_app_with, spawn_binary_with_file_limit, EventStream,
+    PATIENCE,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -238,25 +239,6 @@ async fn a_stream_on_a_keep_alive_connection_outlives_the_idle_timeout() {
     app.set_count("a", 4).await;
     read_until(&mut socket, &mut seen, b"\"occupied\":4").await;
     app.stop().await;
-}
-
-/// Reads until `needle` has arrived; fails if the connection closes first.
-async fn read_until(socket: &mut TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
-    tokio::time::timeout(PATIENCE, async {
-        while !seen.windows(needle.len()).any(|w| w == needle) {
-            let mut buf = [0u8; 4096];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
-            assert!(
-                n > 0,
-                "closed before {:?}: {}",
-                String::from_utf8_lossy(needle),
-                String::from_utf8_lossy(seen)
-            );
-            seen.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await
-    .expect("the bytes arrive");
 }
 
 #[tokio::test]

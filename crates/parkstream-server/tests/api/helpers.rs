@@ -433,3 +433,24 @@ async fn start_binary(
         stdout,
     }
 }
+
+/// Reads from a raw connection into `seen` until `needle` has arrived; fails if the
+/// connection closes first or after [`PATIENCE`].
+pub async fn read_until(socket: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(PATIENCE, async {
+        while !seen.windows(needle.len()).any(|w| w == needle) {
+            let mut buf = [0u8; 4096];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            assert!(
+                n > 0,
+                "closed before {:?}: {}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the bytes arrive");
+}

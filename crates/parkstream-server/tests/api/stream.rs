@@ -6,7 +6,7 @@ use parkstream_protocol::sse::SseItem;
 use parkstream_protocol::Timestamp;
 use serde_json::json;
 
-use crate::helpers::{count_batch, spawn_app, spawn_app_with};
+use crate::helpers::{count_batch, read_until, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_stream_opens_with_its_headers_retry_and_connected() {
@@ -287,26 +287,6 @@ async fn a_gate_free_capacity_update_body_is_echoed_with_the_observation_time() 
     assert_eq!(event["totalSlots"], 120);
     assert_eq!(event["empty"], 90);
     app.stop().await;
-}
-
-/// Reads from a raw connection until `needle` has arrived (or fails after the patience).
-async fn read_until(socket: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
-    use tokio::io::AsyncReadExt;
-    tokio::time::timeout(crate::helpers::PATIENCE, async {
-        while !seen.windows(needle.len()).any(|w| w == needle) {
-            let mut buf = [0u8; 4096];
-            let n = socket.read(&mut buf).await.unwrap();
-            assert!(
-                n > 0,
-                "closed before {:?}: {}",
-                String::from_utf8_lossy(needle),
-                String::from_utf8_lossy(seen)
-            );
-            seen.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await
-    .expect("the bytes arrive");
 }
 
 #[tokio::test]
