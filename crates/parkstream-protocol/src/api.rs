@@ -1,4 +1,4 @@
-//! Bodies of the REST and ingest API (SPEC sections 3 and 5).
+//! Bodies of the REST and ingest API (docs/protocol.md, "Ingest" and "REST").
 //!
 //! Request bodies ignore fields they do not know, so a camera backend that sends extra
 //! metadata is not refused; every field they do know is checked.

@@ -1,4 +1,4 @@
-//! The payloads of the SSE stream, one type per event name (SPEC section 2).
+//! The payloads of the SSE stream, one type per event name (docs/protocol.md, "Events").
 
 use std::fmt;
 use std::str::FromStr;
@@ -118,7 +118,7 @@ pub struct CapacityUpdate {
 }
 
 impl CapacityUpdate {
-    /// The derived fields (`empty`, `occupancyRate`) computed from the counts, as the SPEC
+    /// The derived fields (`empty`, `occupancyRate`) computed from the counts, as docs/protocol.md
     /// defines them.
     pub fn derived(total_slots: u32, occupied: u32) -> (u32, f64) {
         let empty = total_slots.saturating_sub(occupied);
@@ -247,7 +247,7 @@ pub struct Reset {
 }
 
 impl Reset {
-    /// The reason the SPEC names for an id the server cannot place.
+    /// The reason given for an id the server cannot place (docs/protocol.md, "The stream").
     pub const HISTORY_UNAVAILABLE: &'static str = "history_unavailable";
 }
 

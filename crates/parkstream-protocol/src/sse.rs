@@ -39,7 +39,7 @@ pub struct SseEvent {
     /// The `data:` lines joined with LF.
     pub data: String,
     /// The last event id in force when this event was dispatched (it persists across events,
-    /// as the spec's "last event ID buffer" does); `None` until a frame set one.
+    /// as the HTML standard's "last event ID buffer" does); `None` until a frame set one.
     pub id: Option<String>,
 }
 

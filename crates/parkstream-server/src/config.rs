@@ -562,7 +562,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_spec() {
+    fn defaults_are_the_documented_ones() {
         let s = ServeSettings::defaults();
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.history_size, 10_000);

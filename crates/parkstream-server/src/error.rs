@@ -1,5 +1,5 @@
 //! `ApiError`: every failure an HTTP handler can answer with, mapped to a status code and the
-//! SPEC's error body in one place.
+//! error body of docs/protocol.md ("Errors") in one place.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

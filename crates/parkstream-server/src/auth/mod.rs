@@ -1,4 +1,4 @@
-//! Access control (SPEC section 6): who is asking, and what they may do.
+//! Access control (docs/protocol.md, "Access"): who is asking, and what they may do.
 //!
 //! Tokens are JWTs: HS256 with a shared secret, or RS256/ES256 with a public key for operators
 //! who mint tokens elsewhere. A request's token comes from `Authorization: Bearer`, the

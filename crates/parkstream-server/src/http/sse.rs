@@ -1,4 +1,4 @@
-//! `GET /api/sse/dashboard`: the stream (SPEC section 2).
+//! `GET /api/sse/dashboard`: the stream (docs/protocol.md, "The stream").
 
 use axum::body::Body;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Access control (SPEC section 6): one test per denial and per grant, over HTTP against the
+//! Access control (docs/protocol.md, "Access"): one test per denial and per grant, over HTTP against the
 //! real server.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Scale-out (SPEC 7): several instances on one PostgreSQL database and one Redis Stream.
+//! Scale-out (README, "Several instances"): several instances on one PostgreSQL database and one Redis Stream.
 //!
 //! These need the machine's PostgreSQL (`PARKSTREAM_TEST_POSTGRES`, default
 //! `postgres://postgres@127.0.0.1:5432/test`) and Redis (`PARKSTREAM_TEST_REDIS`, default
@@ -457,7 +457,7 @@ async fn while_redis_restarts_writes_fail_cleanly_and_subscribers_get_every_ackn
                 refused += 1;
                 assert!(
                     body["error"]["code"].is_string(),
-                    "the SPEC's error shape: {body}"
+                    "the API's error shape: {body}"
                 );
             }
             other => panic!("unexpected status {other}: {body}"),

@@ -1,4 +1,4 @@
-//! The rules of SPEC section 4, each driven only through the HTTP API and observed on REST
+//! The rules of docs/rules.md, each driven only through the HTTP API and observed on REST
 //! and on the stream.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The SSE stream: framing, filters, resume, reset, pings (SPEC section 2).
+//! The SSE stream: framing, filters, resume, reset, pings (docs/protocol.md, "The stream").
 
 use std::time::Duration;
 
