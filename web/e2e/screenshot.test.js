@@ -2,7 +2,7 @@
 // (one acknowledged), a contractor's capacity breach and an unauthorized vehicle, and a
 // vehicle feed. Written as a full-page PNG of a 1280x900 viewport to $SCREENSHOT_PATH
 // (default: a file in the temp folder, so a test run leaves the work tree clean; refresh the
-// README's picture with SCREENSHOT_PATH=../../docs/dashboard.png npm test).
+// README's picture with scripts/dashboard-screenshot.sh).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
