@@ -7,8 +7,9 @@ use parkstream_protocol::api::{CapacityReport, GateReport, LotMonitorReport};
 use parkstream_protocol::events::CapacityUpdate;
 use serde::Serialize;
 use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -221,7 +222,7 @@ impl Modify for CommonErrors {
                     .responses
                     .responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| RefOr::T(error_response(description)));
+                    .or_insert_with(|| RefOr::T(error_response(status, description)));
             };
             if !public {
                 add(
@@ -279,14 +280,25 @@ fn is_public(operation: &Operation) -> bool {
         .is_some_and(|id| PUBLIC_OPERATIONS.contains(&id))
 }
 
-fn error_response(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
+fn error_response(status: &str, description: &str) -> Response {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if status == "429" {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some("Seconds to wait before retrying"))
                 .build(),
-        )
-        .build()
+        );
+    }
+    response.build()
 }
