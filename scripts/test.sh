@@ -3,8 +3,9 @@
 # 127.0.0.1:0, real SQLite files; the cluster tests on this machine's PostgreSQL and Redis,
 # which scripts/setup.sh starts), the integration suite again on PostgreSQL, a schemathesis
 # fuzz of the API from its OpenAPI document, then the browser client's tests under Node
-# against the real server binary. Exits non-zero on the first failure. The Node suites (the dashboard in headless Chromium, then the browser
-# client) run against the same debug binary.
+# against the real server binary. Exits non-zero on the first failure. The Node suites (the
+# OpenAPI document's lint and generated types, the dashboard in headless Chromium, then the
+# browser client) run against the same debug binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,8 @@ else
   echo "skipping the API fuzz: schemathesis is not installed (scripts/setup.sh installs it)"
 fi
 
-for suite in web/e2e clients/js; do
+# clients/openapi lints the served OpenAPI document (Redocly, recommended rules: any error
+# fails) and type-checks the TypeScript types openapi-typescript generates from it.
+for suite in clients/openapi web/e2e clients/js; do
   (cd "$suite" && npm ci --no-audit --no-fund --loglevel=error && npm test)
 done

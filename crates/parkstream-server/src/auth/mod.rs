@@ -7,7 +7,7 @@
 
 mod extract;
 
-pub use extract::{need, Allowed};
+pub use extract::{need, Allowed, TOKEN_COOKIE};
 
 use std::fmt;
 use std::str::FromStr;

@@ -27,12 +27,14 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/alerts",
+    operation_id = "listAlerts",
     tag = "alerts",
     summary = "Alerts, newest first",
     params(("status" = Option<AlertStatus>, Query, description = "Only this status"), ("lot" = Option<String>, Query, description = "Only this lot"), ("contractor" = Option<String>, Query, description = "Only this contractor"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100)")),
     responses(
         (status = 200, body = Vec<Alert>, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
-        (status = 400, description = "A query parameter is invalid", body = ErrorBody)
+        (status = 400, description = "A query parameter is invalid", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; retry", body = ErrorBody)
     )
 )]
 /// Alerts, newest first: `status=active|acknowledged|resolved`, `lot=`, `contractor=`,
@@ -51,6 +53,7 @@ async fn list(
 #[utoipa::path(
     post,
     path = "/api/alerts/{id}/acknowledge",
+    operation_id = "acknowledgeAlert",
     tag = "alerts",
     summary = "Acknowledge an alert",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The alert's id")),
@@ -73,6 +76,7 @@ async fn acknowledge(
 #[utoipa::path(
     post,
     path = "/api/alerts/{id}/resolve",
+    operation_id = "resolveAlert",
     tag = "alerts",
     summary = "Resolve an alert",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The alert's id")),

@@ -23,9 +23,10 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     post,
     path = "/api/capacity/update",
+    operation_id = "updateCapacity",
     tag = "ingest",
     summary = "Set lots' counts (one report or a batch)",
-    request_body = CapacityBody,
+    request_body(content = CapacityBody, description = "One report, or an array of them (applied all or nothing)", example = json!({"parkingLotId": "north", "occupied": 42, "totalSlots": 120, "timestamp": "2026-11-26T10:00:00.000Z"})),
     responses(
         (status = 200, description = "The resulting capacity_update (an array for a batch)", body = CapacityAnswer),
         (status = 404, description = "Unknown lot", body = ErrorBody),

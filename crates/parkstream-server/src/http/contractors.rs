@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/contractors",
+    operation_id = "listContractors",
     tag = "contractors",
     summary = "Every contractor",
     responses(
@@ -41,6 +42,7 @@ async fn list(principal: Principal, State(app): State<AppState>) -> Result<Respo
 #[utoipa::path(
     get,
     path = "/api/contractors/{id}",
+    operation_id = "getContractor",
     tag = "contractors",
     summary = "One contractor",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The contractor's id")),
@@ -71,10 +73,11 @@ async fn show(
 #[utoipa::path(
     put,
     path = "/api/contractors/{id}",
+    operation_id = "putContractor",
     tag = "contractors",
     summary = "Create or replace a contractor",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The contractor's id")),
-    request_body = ContractorSpec,
+    request_body(content = ContractorSpec, description = "The contractor", example = json!({"name": "Acme", "allocations": [{"parkingLotId": "north", "allocatedCapacity": 10}], "plates": ["AB-123-CD"], "penaltyPerVehicle": 50})),
     responses(
         (status = 200, description = "Replaced", body = ContractorView),
         (status = 201, description = "Created", body = ContractorView),

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "getHealth",
     tag = "operations",
     summary = "Liveness",
     responses(
@@ -31,6 +32,7 @@ async fn healthz() -> Json<serde_json::Value> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "getReadiness",
     tag = "operations",
     summary = "Readiness: the database (and Redis, in a cluster) answers",
     responses(

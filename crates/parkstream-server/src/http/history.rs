@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/history/occupancy",
+    operation_id = "getOccupancyHistory",
     tag = "lots",
     summary = "Recent occupancy per lot",
     params(

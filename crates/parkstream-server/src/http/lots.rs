@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/lots",
+    operation_id = "listLots",
     tag = "lots",
     summary = "Every lot's current state",
     responses(
@@ -43,6 +44,7 @@ async fn list(principal: Principal, State(app): State<AppState>) -> Result<Respo
 #[utoipa::path(
     get,
     path = "/api/lots/{id}",
+    operation_id = "getLot",
     tag = "lots",
     summary = "One lot's current state",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The lot's id")),
@@ -72,10 +74,11 @@ async fn show(
 #[utoipa::path(
     put,
     path = "/api/lots/{id}",
+    operation_id = "putLot",
     tag = "lots",
     summary = "Create or update a lot",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The lot's id")),
-    request_body = LotSpec,
+    request_body(content = LotSpec, description = "The lot", example = json!({"name": "North garage", "totalSlots": 120, "warningThreshold": 0.9, "maxStaySeconds": 14400})),
     responses(
         (status = 200, description = "Updated", body = LotView),
         (status = 201, description = "Created", body = LotView),

@@ -27,6 +27,7 @@ async fn guarded(_allowed: Allowed<need::Scrape>, app: State<AppState>) -> impl 
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "getMetrics",
     tag = "operations",
     summary = "Prometheus metrics (admin or monitor token; open on --metrics-bind)",
     responses(

@@ -27,9 +27,10 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     post,
     path = "/api/monitor/lot",
+    operation_id = "reportLotCount",
     tag = "ingest",
     summary = "A camera's count of a lot; marks the camera alive",
-    request_body = LotMonitorBody,
+    request_body(content = LotMonitorBody, description = "One camera report, or an array of them (applied all or nothing)", example = json!({"parkingLotId": "north", "cameraId": "cam-1", "occupied": 42})),
     responses(
         (status = 200, description = "The resulting capacity_update (an array for a batch)", body = CapacityAnswer),
         (status = 404, description = "Unknown lot", body = ErrorBody),
@@ -58,9 +59,10 @@ async fn lot(
 #[utoipa::path(
     post,
     path = "/api/monitor/gate",
+    operation_id = "reportGateEvent",
     tag = "ingest",
     summary = "A vehicle entered or left (idempotent per lot with eventId)",
-    request_body = GateBody,
+    request_body(content = GateBody, description = "One gate event, or an array of them (applied all or nothing)", example = json!({"eventId": "g1-000123", "parkingLotId": "north", "gateId": "g1", "event": "vehicle_entry", "plateNumber": "AB-123-CD", "timestamp": "2026-11-26T10:00:00.000Z"})),
     responses(
         (status = 200, description = "The resulting capacity_update (an array for a batch)", body = CapacityAnswer),
         (status = 404, description = "Unknown lot", body = ErrorBody),

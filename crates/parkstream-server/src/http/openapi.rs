@@ -6,7 +6,15 @@ use axum::{Json, Router};
 use parkstream_protocol::api::{CapacityReport, GateReport, LotMonitorReport};
 use parkstream_protocol::events::CapacityUpdate;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::AppState;
 
@@ -45,8 +53,55 @@ pub enum CapacityAnswer {
     Many(Vec<CapacityUpdate>),
 }
 
+/// What the `data:` line of a stream event holds; the `event:` line says which. A schema
+/// only (`sse::dashboard` writes the stream). `anyOf` rather than `oneOf`: the payloads are
+/// open objects that can overlap (`ping` is `{timestamp}`), the event name tells them apart.
+#[derive(Debug)]
+pub struct StreamEvent;
+
+/// Each event name of the stream and the schema of its data.
+pub const STREAM_EVENTS: [(&str, &str); 6] = [
+    ("connected", "Connected"),
+    ("capacity_update", "CapacityUpdate"),
+    ("alert", "Alert"),
+    ("violation", "Violation"),
+    ("reset", "Reset"),
+    ("ping", "Ping"),
+];
+
+impl utoipa::PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let names = STREAM_EVENTS
+            .iter()
+            .map(|(event, schema)| (event.to_string(), serde_json::Value::from(*schema)))
+            .collect::<serde_json::Map<_, _>>();
+        STREAM_EVENTS
+            .iter()
+            .fold(AnyOfBuilder::new(), |any, (_, schema)| {
+                any.item(Ref::from_schema_name(*schema))
+            })
+            .description(Some(
+                "The JSON in a stream event's `data:` line; `x-event-schemas` maps the event's name (its `event:` line) to its schema",
+            ))
+            .extensions(Some(
+                ExtensionsBuilder::new()
+                    .add("x-event-schemas", serde_json::Value::Object(names))
+                    .build(),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StreamEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "StreamEvent".into()
+    }
+}
+
 #[derive(Debug, OpenApi)]
 #[openapi(
+    modifiers(&Security, &CommonErrors),
+    servers((url = "/", description = "The server that serves this document")),
     info(
         title = "parkstream",
         description = "Live parking-lot state, alerts and violations, pushed to dashboards over Server-Sent Events. Every error answer is {\"error\": {\"code\", \"message\", \"field\"?}}."
@@ -81,7 +136,8 @@ pub enum CapacityAnswer {
         parkstream_protocol::events::Connected,
         parkstream_protocol::events::Reset,
         parkstream_protocol::events::Ping,
-        parkstream_protocol::events::EventType,
+        parkstream_protocol::api::ErrorBody,
+        StreamEvent,
     ))
 )]
 pub struct ApiDoc;
@@ -94,9 +150,155 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/openapi.json",
+    operation_id = "getOpenApiDocument",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3 document", body = serde_json::Value))
 )]
 async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// The operations anyone may call, whatever `--auth` says (probes and this document).
+pub const PUBLIC_OPERATIONS: [&str; 3] = ["getHealth", "getReadiness", "getOpenApiDocument"];
+
+/// The three places a token is taken from (`auth::extract`), as security schemes; every
+/// operation but the public ones accepts any one of them.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("`Authorization: Bearer <JWT>` (with --auth jwt)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::TOKEN_COOKIE,
+                "The dashboard's cookie holding the same JWT",
+            ))),
+        );
+        components.add_security_scheme(
+            "query",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "access_token",
+                "The JWT in the query, for clients that cannot set a header (EventSource)",
+            ))),
+        );
+        for (operation, _) in operations(doc) {
+            let public = is_public(operation);
+            operation.security = Some(if public {
+                // Stated as empty rather than left out, so tools see it is deliberate.
+                Vec::new()
+            } else {
+                ["bearer", "cookie", "query"]
+                    .into_iter()
+                    .map(|scheme| SecurityRequirement::new(scheme, Vec::<String>::new()))
+                    .collect()
+            });
+        }
+    }
+}
+
+/// The error answers that come from layers and extractors shared by many handlers, added to
+/// each operation they can reach so no annotation can forget one: 401 and 403 (the token),
+/// 429 (`--write-rate-per-ip`, every method but GET), and for a JSON body 400, 408
+/// (`--body-timeout`), 413, 415 and 422 (`ApiJson`). A handler's own text for a status wins.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (operation, write) in operations(doc) {
+            let public = is_public(operation);
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| RefOr::T(error_response(status, description)));
+            };
+            if !public {
+                add(
+                    "401",
+                    "No token, or one that does not verify (with --auth jwt)",
+                );
+                add("403", "The token's role or claims do not allow this");
+            }
+            if write {
+                add(
+                    "429",
+                    "Too many writes from this address (--write-rate-per-ip); retry after Retry-After seconds",
+                );
+            }
+            if operation.request_body.is_some() {
+                add("400", "Malformed JSON");
+                add(
+                    "408",
+                    "The body did not arrive within --body-timeout (`request_timeout`)",
+                );
+                add("413", "Body larger than --max-body-bytes");
+                add("415", "Not application/json");
+                add(
+                    "422",
+                    "A value is missing, of the wrong type or out of range; `field` names it",
+                );
+            }
+        }
+    }
+}
+
+/// Every operation of the document, each with whether `limit_writes` counts it (every method
+/// but GET, HEAD and OPTIONS).
+fn operations(doc: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = (&mut Operation, bool)> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.delete, true),
+            (&mut item.options, false),
+            (&mut item.head, false),
+            (&mut item.patch, true),
+            (&mut item.trace, true),
+        ]
+        .into_iter()
+        .filter_map(|(operation, write)| operation.as_mut().map(|op| (op, write)))
+    })
+}
+
+fn is_public(operation: &Operation) -> bool {
+    operation
+        .operation_id
+        .as_deref()
+        .is_some_and(|id| PUBLIC_OPERATIONS.contains(&id))
+}
+
+fn error_response(status: &str, description: &str) -> Response {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if status == "429" {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    response.build()
 }

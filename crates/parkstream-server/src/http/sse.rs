@@ -30,12 +30,14 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/sse/dashboard",
+    operation_id = "streamDashboard",
     tag = "stream",
     summary = "The event stream (Server-Sent Events)",
     params(("lots" = Option<String>, Query, description = "Comma-separated lot ids"), ("types" = Option<String>, Query, description = "Comma-separated event types: capacity_update, alert, violation"), ("lastEventId" = Option<String>, Query, description = "Resume after this event id"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (wins over the query)")),
     responses(
-        (status = 200, description = "retry, connected, then replayed and live events: capacity_update, alert, violation, reset, ping", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: a `retry:` line, `connected`, then replayed and live events. Each event's `event:` line names it and its `data:` line is one JSON object of the schema of that name: `connected` Connected, `capacity_update` CapacityUpdate, `alert` Alert, `violation` Violation, `reset` Reset, `ping` Ping. Replayable events carry an `id:` to resume from", content_type = "text/event-stream", body = super::openapi::StreamEvent),
         (status = 400, description = "Unknown event type, malformed lot id, or more lots than --max-filter-lots", body = ErrorBody),
+        (status = 429, description = "Too many streams open from this address (Retry-After)", body = ErrorBody),
         (status = 503, description = "Too many open streams (Retry-After)", body = ErrorBody)
     )
 )]

@@ -27,12 +27,14 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/violations",
+    operation_id = "listViolations",
     tag = "violations",
     summary = "Violations, newest first",
     params(("status" = Option<ViolationStatus>, Query, description = "Only this status"), ("lot" = Option<String>, Query, description = "Only this lot"), ("contractor" = Option<String>, Query, description = "Only this contractor"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100)")),
     responses(
         (status = 200, body = Vec<Violation>, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
-        (status = 400, description = "A query parameter is invalid", body = ErrorBody)
+        (status = 400, description = "A query parameter is invalid", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; retry", body = ErrorBody)
     )
 )]
 /// Violations, newest first: `status=pending|acknowledged|resolved`, `lot=`, `contractor=`,
@@ -52,6 +54,7 @@ async fn list(
 #[utoipa::path(
     post,
     path = "/api/violations/{id}/acknowledge",
+    operation_id = "acknowledgeViolation",
     tag = "violations",
     summary = "Acknowledge a violation",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The violation's id")),
@@ -74,6 +77,7 @@ async fn acknowledge(
 #[utoipa::path(
     post,
     path = "/api/violations/{id}/resolve",
+    operation_id = "resolveViolation",
     tag = "violations",
     summary = "Resolve a violation",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The violation's id")),

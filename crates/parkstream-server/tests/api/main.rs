@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod loadtest;
 mod lots;
+mod openapi;
 mod rules;
 mod simulate;
 mod storage;
