@@ -1,6 +1,7 @@
 // The client in a real browser (headless Chromium: its native EventSource, and its fetch when
-// headers are given) against the real server. Skipped when no Chromium is installed ($PARKSTREAM_CHROMIUM, else /usr/bin/chromium),
-// except in CI (CI=true), where a missing Chromium fails the run.
+// headers are given) against the real server. Skipped when no Chromium is installed
+// ($PARKSTREAM_CHROMIUM, else /usr/bin/chromium), except in CI (CI=true), where a missing
+// Chromium fails the run.
 //
 // A small Node server stands in for parkstream's static files: it serves the module at
 // /client/sse-client.js and a test page, forwards /api/* to parkstream (so the page's default
