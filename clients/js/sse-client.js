@@ -602,6 +602,8 @@ class FetchEventSource {
   }
 
   async #run(fetchFn, url, init) {
+    // Let the caller add its listeners first: a fetch that throws at once must still be heard.
+    await Promise.resolve();
     let response;
     try {
       response = await fetchFn(url, init);

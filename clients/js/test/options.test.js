@@ -223,3 +223,19 @@ describe('headers', () => {
     assert.deepEqual(rec.occupied(), [1, 2, 3]);
   });
 });
+
+test('a fetch that throws at once counts as a failed attempt', async () => {
+  const client = clients.create({
+    url: 'http://127.0.0.1:1/api/sse/dashboard',
+    headers: {},
+    maxAttempts: 1,
+    reconnectDelay: 5,
+    fetch: () => {
+      throw new TypeError('refused by the test');
+    },
+  });
+  const rec = new Recorder(client);
+  client.connect();
+  await waitFor(() => client.state === 'failed', { timeout: 2000, message: 'failed' });
+  assert.match(rec.errors[0].error.message, /refused by the test/);
+});
