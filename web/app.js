@@ -32,8 +32,12 @@ import {
 } from './js/store.js';
 
 const CLIENT_URL = '/client/sse-client.js';
-const MAX_ATTEMPTS = 5; // the client's default; the snapshot retries use the same schedule
+// A dashboard on a wall has nobody to click Retry: it never gives up, neither on the stream nor
+// on the snapshot, and after a long outage it is back within MAX_DELAY_MS (plus jitter) of the
+// server. The schedule is 2, 4, 8 s, then every 15 s.
+const MAX_ATTEMPTS = Infinity;
 const RECONNECT_DELAY_MS = 2000;
+const MAX_DELAY_MS = 15_000;
 const OPEN_LIMIT = 100;
 const RECENT_LIMIT = 50;
 /** Without the client module, how often the snapshot is reloaded instead. */
@@ -190,7 +194,8 @@ function startClient(lastEventId) {
     // No accessToken: the cookie goes with the EventSource request (same origin), and a token
     // in the stream URL would end up in access logs.
     reconnectDelay: RECONNECT_DELAY_MS,
-    maxReconnectAttempts: MAX_ATTEMPTS,
+    maxAttempts: MAX_ATTEMPTS,
+    maxReconnectDelay: MAX_DELAY_MS,
   });
   client = c;
   // Callbacks of a client we have replaced are ignored.
@@ -208,7 +213,7 @@ function startClient(lastEventId) {
         const delay = Number(info?.delayMs) || 0;
         detail = {
           attempt: info?.attempt,
-          maxAttempts: MAX_ATTEMPTS,
+          maxAttempts: Number.isFinite(MAX_ATTEMPTS) ? MAX_ATTEMPTS : undefined,
           retryAt: Number(info?.retryAt) || Date.now() + delay,
         };
       }
@@ -356,11 +361,11 @@ function snapshotFailed(err) {
     });
     return;
   }
-  const base = RECONNECT_DELAY_MS * 2 ** (snapshotFailures - 1);
+  const base = Math.min(RECONNECT_DELAY_MS * 2 ** (snapshotFailures - 1), MAX_DELAY_MS);
   const delay = Math.round(base * (0.8 + Math.random() * 0.4));
   view.setConnection({
     state: 'reconnecting',
-    info: { attempt: snapshotFailures, maxAttempts: MAX_ATTEMPTS, retryAt: Date.now() + delay },
+    info: { attempt: snapshotFailures, maxAttempts: Number.isFinite(MAX_ATTEMPTS) ? MAX_ATTEMPTS : undefined, retryAt: Date.now() + delay },
     syncing: false,
   });
   retryTimer = setTimeout(() => resync('snapshot retry'), delay);

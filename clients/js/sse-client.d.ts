@@ -201,15 +201,23 @@ export interface SSEClientOptions {
   lots?: readonly string[];
   /** Only these event types (`types=x,y`). `connected`, `reset` and `ping` always arrive. */
   types?: readonly string[];
-  /** Sent as the `access_token` query parameter (EventSource cannot set headers). */
+  /**
+   * Sent as the `access_token` query parameter (EventSource cannot set headers); with `headers`
+   * (the fetch transport) as `Authorization: Bearer`, unless `headers` has its own.
+   */
   accessToken?: string;
   /** Resume point for the first connection, e.g. the `Last-Event-ID` header of a REST snapshot. */
   lastEventId?: string | number | null;
   /** Base reconnection delay in ms; attempt n waits reconnectDelay * 2^(n-1). Default 2000. */
   reconnectDelay?: number;
   /** Failed attempts before giving up (state `failed`). Default 5. `Infinity`: never give up. */
+  maxAttempts?: number;
+  /** The long name of `maxAttempts` (which wins when both are given). */
   maxReconnectAttempts?: number;
-  /** Upper bound of one delay in ms (before jitter). Default Infinity. */
+  /**
+   * Upper bound of one delay in ms (before jitter). Default 60000. The server's `retry:` is the
+   * floor of every delay when the transport can read it (the fetch transport; not EventSource).
+   */
   maxReconnectDelay?: number;
   /** Each delay is multiplied by a random factor in [1-jitter, 1+jitter]. Default 0.2. */
   jitter?: number;
@@ -223,6 +231,16 @@ export interface SSEClientOptions {
   withCredentials?: boolean;
   /** The EventSource constructor. Default `globalThis.EventSource`. */
   EventSource?: EventSourceConstructor;
+  /**
+   * Request headers, e.g. `{ Authorization: 'Bearer ...' }`. When given (even `{}`), the stream
+   * is read with `fetch` and a text/event-stream parser instead of EventSource, so a token need
+   * not travel in the URL; the server's `retry:` then also becomes the backoff's floor.
+   */
+  headers?: Record<string, string> | Headers | ReadonlyArray<readonly [string, string]>;
+  /** Aborting it closes the client for good: the stream and any pending reconnection; `connect()` then does nothing. */
+  signal?: AbortSignal;
+  /** The fetch of the headers transport. Default `globalThis.fetch`. */
+  fetch?: typeof fetch;
 }
 
 export declare class SSEClient {

@@ -2,10 +2,12 @@
 //
 // An ES module with no dependencies, built on the native `EventSource` (inject another
 // constructor, such as the `eventsource` package, through `options.EventSource` outside a
-// browser). See README.md for the API and sse-client.d.ts for the types.
+// browser). With `options.headers` it reads the stream with `fetch` instead, because an
+// EventSource cannot send headers. See README.md for the API and sse-client.d.ts for the types.
 //
-// Reconnection is ours, not the EventSource's: on any error the EventSource is closed and a new
-// one is opened after base * 2^(attempt-1) ms (with jitter), resuming through the `lastEventId`
+// Reconnection is ours, not the EventSource's: on any error the connection is closed and a new
+// one is opened after base * 2^(attempt-1) ms (capped, with jitter, and never sooner than the
+// server's `retry:` when the transport lets us read it), resuming through the `lastEventId`
 // query parameter with the id of the last event received.
 
 /** The event names of the parkstream stream (SPEC section 2). */
@@ -40,11 +42,15 @@ const DEFAULTS = Object.freeze({
   lastEventId: undefined,
   reconnectDelay: 2000,
   maxReconnectAttempts: 5,
-  maxReconnectDelay: Infinity,
+  // Caps the delay once attempts are unlimited; above the default schedule's last delay (32 s).
+  maxReconnectDelay: 60_000,
   jitter: 0.2,
   heartbeatTimeout: 0,
   withCredentials: false,
   EventSource: undefined,
+  headers: undefined,
+  signal: undefined,
+  fetch: undefined,
 });
 
 function isNonNegativeNumber(value) {
@@ -83,6 +89,8 @@ export class SSEClient {
   // Whether this client has ever been connected, and the id the current connection resumes from.
   #everConnected = false;
   #resumeFrom = null;
+  // The server's `retry:` in ms, the floor of every delay, once a transport has read it.
+  #serverRetry = null;
 
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') {
@@ -92,6 +100,9 @@ export class SSEClient {
     for (const [key, value] of Object.entries(options)) {
       if (value !== undefined) o[key] = value;
     }
+    // `maxAttempts` is the short name (as in reconnecting-eventsource); it wins when both are given.
+    if (options.maxAttempts !== undefined) o.maxReconnectAttempts = options.maxAttempts;
+    delete o.maxAttempts;
     o.lots = checkStringList('lots', o.lots);
     o.types = checkStringList('types', o.types);
     for (const name of ['reconnectDelay', 'maxReconnectAttempts', 'maxReconnectDelay', 'heartbeatTimeout']) {
@@ -111,10 +122,21 @@ export class SSEClient {
     if (o.accessToken !== undefined && o.accessToken !== null && typeof o.accessToken !== 'string') {
       throw new TypeError('createSSEClient: options.accessToken must be a string');
     }
+    o.headers = checkHeaders(o.headers);
+    if (o.signal !== undefined && o.signal !== null && !isAbortSignal(o.signal)) {
+      throw new TypeError('createSSEClient: options.signal must be an AbortSignal');
+    }
+    if (o.fetch !== undefined && typeof o.fetch !== 'function') {
+      throw new TypeError('createSSEClient: options.fetch must be a function');
+    }
     if (o.lastEventId !== undefined && o.lastEventId !== null && o.lastEventId !== '') {
       this.#lastEventId = String(o.lastEventId);
     }
     this.#options = o;
+    if (o.signal) {
+      // Aborting closes the client for good: connect() does nothing afterwards.
+      o.signal.addEventListener('abort', () => this.disconnect(), { once: true });
+    }
   }
 
   /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed' */
@@ -138,6 +160,10 @@ export class SSEClient {
    */
   connect() {
     if (this.#state === 'connecting' || this.#state === 'connected' || this.#state === 'reconnecting') {
+      return this;
+    }
+    if (this.#options.signal?.aborted) {
+      this.#setState('disconnected', {});
       return this;
     }
     // Environment errors are programming errors: throw them here, synchronously.
@@ -237,6 +263,13 @@ export class SSEClient {
   // --- connection ---------------------------------------------------------------------------
 
   #eventSourceConstructor() {
+    if (this.#options.headers) {
+      const fetchFn = this.#options.fetch ?? globalThis.fetch;
+      if (typeof fetchFn !== 'function') {
+        throw new TypeError('SSEClient: options.headers needs fetch; pass one as options.fetch');
+      }
+      return FetchEventSource.bind(null, fetchFn, this.#options.headers);
+    }
     const ES = this.#options.EventSource ?? globalThis.EventSource;
     if (typeof ES !== 'function') {
       throw new TypeError(
@@ -264,7 +297,8 @@ export class SSEClient {
     const { lots, types, accessToken } = this.#options;
     if (lots) u.searchParams.set('lots', lots.join(','));
     if (types) u.searchParams.set('types', types.join(','));
-    if (accessToken) u.searchParams.set('access_token', accessToken);
+    // With headers (the fetch transport) the token goes as a header, out of URLs and logs.
+    if (accessToken && !this.#options.headers) u.searchParams.set('access_token', accessToken);
     if (this.#lastEventId !== null) u.searchParams.set('lastEventId', this.#lastEventId);
     // Keep the list separators readable: lots=a,b rather than lots=a%2Cb (the same to the server).
     return u.toString().replace(/%2C/gi, ',');
@@ -285,7 +319,12 @@ export class SSEClient {
     const url = this.#streamUrl();
     let es;
     try {
-      es = this.#options.withCredentials ? new ES(url, { withCredentials: true }) : new ES(url);
+      const { headers, accessToken } = this.#options;
+      if (headers && accessToken && !hasHeader(headers, 'authorization')) {
+        es = new ES(url, { withCredentials: this.#options.withCredentials, authorization: `Bearer ${accessToken}` });
+      } else {
+        es = this.#options.withCredentials ? new ES(url, { withCredentials: true }) : new ES(url);
+      }
     } catch (error) {
       const failure = new Error(`parkstream SSE: cannot open ${this.#describeUrl()}: ${error?.message ?? error}`, {
         cause: error,
@@ -302,6 +341,10 @@ export class SSEClient {
     for (const type of EVENT_TYPES) this.#listen(es, type);
     for (const type of this.#listeners.keys()) this.#listen(es, type);
     es.addEventListener('error', (event) => this.#onConnectionError(es, event));
+    // Only the fetch transport can read `retry:`; a browser's EventSource keeps it to itself.
+    es.addEventListener('retry', (event) => {
+      if (es === this.#es && isNonNegativeNumber(event?.retry)) this.#serverRetry = event.retry;
+    });
     this.#armHeartbeat(es);
     this.#setState('connecting', { attempt: this.#attempt });
   }
@@ -341,12 +384,16 @@ export class SSEClient {
     this.#setState('reconnecting', { attempt: this.#attempt, delayMs, retryAt: Date.now() + delayMs });
   }
 
-  /** base * 2^(attempt-1), capped, times a random factor in [1-jitter, 1+jitter]. */
+  /**
+   * base * 2^(attempt-1), capped, times a random factor in [1-jitter, 1+jitter], and never less
+   * than the server's `retry:` (the server asked not to be called back sooner).
+   */
   #delayFor(attempt) {
     const { reconnectDelay, maxReconnectDelay, jitter } = this.#options;
     const exponential = Math.min(reconnectDelay * 2 ** (attempt - 1), maxReconnectDelay);
     const factor = jitter > 0 ? 1 - jitter + Math.random() * 2 * jitter : 1;
-    return Math.min(Math.round(exponential * factor), MAX_TIMER_MS);
+    const delay = Math.max(Math.round(exponential * factor), this.#serverRetry ?? 0);
+    return Math.min(delay, MAX_TIMER_MS);
   }
 
   #armHeartbeat(es) {
@@ -484,6 +531,141 @@ export class SSEClient {
         console.error('parkstream SSE: an onError callback threw:', inner);
       }
     }
+  }
+}
+
+function isAbortSignal(value) {
+  return typeof value === 'object' && typeof value.aborted === 'boolean' && typeof value.addEventListener === 'function';
+}
+
+// Headers as a plain object of strings, or a Headers instance / array of pairs turned into one.
+function checkHeaders(value) {
+  if (value === undefined || value === null) return undefined;
+  let entries;
+  if (typeof value.entries === 'function' && !Array.isArray(value)) entries = [...value.entries()];
+  else if (Array.isArray(value)) entries = value;
+  else if (typeof value === 'object') entries = Object.entries(value);
+  if (!entries || !entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string')) {
+    throw new TypeError('createSSEClient: options.headers must map header names to strings');
+  }
+  return Object.fromEntries(entries);
+}
+
+function hasHeader(headers, name) {
+  return Object.keys(headers).some((k) => k.toLowerCase() === name);
+}
+
+/**
+ * The part of the EventSource interface the client uses, over `fetch`: it can send headers.
+ * It parses text/event-stream as the WHATWG spec says (fields event, data, id, retry; comments
+ * and unknown fields ignored; an event with no data not dispatched) and never reconnects by
+ * itself: any failure is one `error` event, with `code` for an HTTP refusal.
+ */
+class FetchEventSource {
+  #listeners = new Map();
+  #abort = new AbortController();
+  #closed = false;
+
+  constructor(fetchFn, headers, url, init = {}) {
+    const requestHeaders = { accept: 'text/event-stream', ...headers };
+    if (init.authorization) requestHeaders.authorization = init.authorization;
+    this.#run(fetchFn, url, {
+      headers: requestHeaders,
+      signal: this.#abort.signal,
+      cache: 'no-store',
+      credentials: init.withCredentials ? 'include' : 'same-origin',
+    });
+  }
+
+  addEventListener(type, listener) {
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, (set = new Set()));
+    set.add(listener);
+  }
+
+  close() {
+    this.#closed = true;
+    this.#abort.abort();
+  }
+
+  #emit(type, event) {
+    if (this.#closed) return;
+    for (const listener of [...(this.#listeners.get(type) ?? [])]) listener(event);
+  }
+
+  #error(message, code) {
+    if (this.#closed) return;
+    const event = { type: 'error', message };
+    if (code !== undefined) event.code = code;
+    this.#emit('error', event);
+    this.close();
+  }
+
+  async #run(fetchFn, url, init) {
+    // Let the caller add its listeners first: a fetch that throws at once must still be heard.
+    await Promise.resolve();
+    let response;
+    try {
+      response = await fetchFn(url, init);
+    } catch (error) {
+      this.#error(`fetch failed: ${error?.cause?.message ?? error?.message ?? error}`);
+      return;
+    }
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!response.ok || !/^text\/event-stream\b/i.test(contentType) || !response.body) {
+      response.body?.cancel().catch(() => {});
+      this.#error(
+        response.ok ? `not an event stream (content-type ${contentType || 'none'})` : `HTTP ${response.status}`,
+        response.status,
+      );
+      return;
+    }
+    this.#emit('open', { type: 'open' });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    let data = [];
+    let eventType = '';
+    let lastEventId = '';
+    let first = true;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        if (first) {
+          // A byte order mark may open the stream.
+          buffer = buffer.replace(/^\uFEFF/, '');
+          first = false;
+        }
+        // Lines end in CRLF, LF or CR; a CR at the very end may be half of a CRLF.
+        let match;
+        while ((match = /\r\n|\n|\r(?!$)/.exec(buffer)) !== null) {
+          const line = buffer.slice(0, match.index);
+          buffer = buffer.slice(match.index + match[0].length);
+          if (line === '') {
+            if (data.length > 0) {
+              this.#emit(eventType || 'message', { type: eventType || 'message', data: data.join('\n'), lastEventId });
+            }
+            data = [];
+            eventType = '';
+            continue;
+          }
+          if (line.startsWith(':')) continue;
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let fieldValue = colon < 0 ? '' : line.slice(colon + 1);
+          if (fieldValue.startsWith(' ')) fieldValue = fieldValue.slice(1);
+          if (field === 'event') eventType = fieldValue;
+          else if (field === 'data') data.push(fieldValue);
+          else if (field === 'id' && !fieldValue.includes('\0')) lastEventId = fieldValue;
+          else if (field === 'retry' && /^[0-9]+$/.test(fieldValue)) this.#emit('retry', { type: 'retry', retry: Number(fieldValue) });
+        }
+      }
+    } catch (error) {
+      this.#error(`the stream broke: ${error?.message ?? error}`);
+      return;
+    }
+    this.#error('the server closed the stream');
   }
 }
 

@@ -1,6 +1,7 @@
-// The client in a real browser (headless Chromium, its native EventSource) against the real
-// server. Skipped when no Chromium is installed ($PARKSTREAM_CHROMIUM, else /usr/bin/chromium),
-// except in CI (CI=true), where a missing Chromium fails the run.
+// The client in a real browser (headless Chromium: its native EventSource, and its fetch when
+// headers are given) against the real server. Skipped when no Chromium is installed
+// ($PARKSTREAM_CHROMIUM, else /usr/bin/chromium), except in CI (CI=true), where a missing
+// Chromium fails the run.
 //
 // A small Node server stands in for parkstream's static files: it serves the module at
 // /client/sse-client.js and a test page, forwards /api/* to parkstream (so the page's default
@@ -47,6 +48,14 @@ const PAGE = `<!doctype html>
     main.onStateChange((state, info) => report({ client: 'main', type: 'state', state, info }));
     main.onError((error, context) => report({ client: 'main', type: 'error', message: String(error?.message ?? error), context }));
     main.connect();
+
+    // With headers: the fetch transport, reading the stream through a ReadableStream.
+    const viaFetch = createSSEClient({ lots: ['lot_1'], headers: { 'x-client': 'browser-test' }, maxAttempts: 30, jitter: 0 });
+    for (const type of ['connected', 'capacity_update', 'reset']) {
+      viaFetch.on(type, (data, meta) => report({ client: 'fetch', type, data, meta }));
+    }
+    viaFetch.onError((error, context) => report({ client: 'fetch', type: 'error', message: String(error?.message ?? error), context }));
+    viaFetch.connect();
 
     const bogus = createSSEClient({ lastEventId: 'bogus', types: ['alert'] });
     bogus.onReset((data, meta) => report({ client: 'bogus', type: 'reset', data, meta }));
@@ -214,5 +223,15 @@ describe('in headless Chromium', { skip }, () => {
     assert.equal(main('connected')[1].data.resumed, true);
     assert.ok(main('state').some((r) => r.state === 'reconnecting'));
     assert.equal(main('error').length, 0);
+
+    // The fetch transport saw the same: no loss, no duplicate, resumed after the restart.
+    const viaFetch = (type) =>
+      front.reports.filter((r) => r.client === 'fetch' && r.type === type).sort((a, b) => a.seq - b.seq);
+    await waitFor(() => viaFetch('capacity_update').length >= 8, { timeout: 10_000, message: 'the fetch client to get 1..8' });
+    assert.deepEqual(viaFetch('capacity_update').map((r) => r.data.occupied), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(viaFetch('connected').length, 2);
+    assert.equal(viaFetch('connected')[1].data.resumed, true);
+    assert.equal(viaFetch('reset').length, 0);
+    assert.equal(viaFetch('error').length, 0);
   });
 });

@@ -53,8 +53,9 @@ function spawnOnce(bind, databaseUrl, extraArgs) {
       '--database-url', databaseUrl,
       '--log-format', 'json',
       '--ping-interval', '1s',
-      // These tests are about the stream; access control is tested on the server.
-      '--auth', 'none',
+      // These tests are about the stream; access control is tested on the server (a test
+      // that sends a token passes its own --auth).
+      ...(extraArgs.includes('--auth') ? [] : ['--auth', 'none']),
       ...extraArgs,
     ];
     const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -13,6 +13,25 @@ use crate::subscription::{Received, Subscription};
 const STREAM_PATH: &str = "/api/sse/dashboard";
 
 /// A configured client. Cheap to clone; every clone shares the callbacks.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), parkstream_client::ClientError> {
+/// use parkstream_client::{Backoff, Client};
+/// use parkstream_protocol::EventType;
+///
+/// // https:// works too (rustls with the Mozilla roots; pass your own reqwest::Client
+/// // through `http_client` for a private CA).
+/// let client = Client::builder("https://parking.example")
+///     .lots(["lot_1", "lot_2"])
+///     .types([EventType::CapacityUpdate, EventType::Alert])
+///     .access_token("a JWT")
+///     .backoff(Backoff::default().max_attempts(10))
+///     .build()?;
+/// client.on(EventType::Alert, |received| println!("alert: {:?}", received.event));
+/// let subscription = client.subscribe();
+/// # drop(subscription);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     pub(crate) config: Arc<Config>,

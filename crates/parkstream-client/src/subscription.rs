@@ -40,6 +40,31 @@ pub enum Update {
 /// A `Stream` of [`Update`]s that reconnects by itself; after the last failed attempt it
 /// yields [`ClientError::GaveUp`] (or [`ClientError::Rejected`] at once for a refusal that
 /// retrying cannot fix) and ends.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), parkstream_client::ClientError> {
+/// use futures_util::StreamExt;
+/// use parkstream_client::{Client, Update};
+/// use parkstream_protocol::events::Event;
+///
+/// let client = Client::builder("http://127.0.0.1:8080").build()?;
+/// let mut subscription = client.subscribe();
+/// while let Some(update) = subscription.next().await {
+///     match update? {
+///         Update::Event(received) => {
+///             if let Event::Reset(_) = received.event {
+///                 // Events were missed: reload the lots over REST.
+///             }
+///         }
+///         Update::Reconnecting { attempt, delay, error } => {
+///             eprintln!("connection lost ({error}); attempt {attempt} in {delay:?}");
+///         }
+///     }
+///     // Where the next reconnection resumes (sent as `Last-Event-ID`).
+///     let _resume_from = subscription.last_event_id();
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Subscription {
     rx: mpsc::Receiver<Result<Update, ClientError>>,

@@ -259,6 +259,24 @@ pub struct Ping {
 }
 
 /// Any event of the stream, typed.
+///
+/// Built from an SSE frame's event name and data with [`Event::from_parts`]:
+///
+/// ```
+/// use parkstream_protocol::events::Event;
+/// use parkstream_protocol::EventType;
+///
+/// let event_type: EventType = "capacity_update".parse().unwrap();
+/// let data = r#"{"parkingLotId":"lot_1","totalSlots":100,"occupied":42,"empty":58,
+///     "occupancyRate":0.42,"timestamp":"2025-01-01T00:00:00.000Z"}"#;
+/// match Event::from_parts(event_type, data).unwrap() {
+///     Event::CapacityUpdate(update) => {
+///         assert_eq!(update.parking_lot_id, "lot_1");
+///         assert_eq!(update.occupied, 42);
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     CapacityUpdate(CapacityUpdate),
