@@ -51,7 +51,10 @@ run() {
   pid=$(PIN=${PIN:-0} "$BENCH_DIR/$server/start.sh" | tail -n1) || { echo "$server did not start" >&2; return 1; }
   sleep 1
   echo "== $server $scenario: $*" >&2
-  report=$(loadgen "$@" --server-pid "$pid" | tee /dev/stderr | tail -n1)
+  # Through a file: `tee /dev/stderr` would reopen, and so truncate, a redirected log.
+  loadgen "$@" --server-pid "$pid" >"$OUT/last.txt"
+  cat "$OUT/last.txt" >&2
+  report=$(tail -n1 "$OUT/last.txt")
   "$BENCH_DIR/stop.sh" "$pid"
   case "$report" in "{"*) ;; *) report=null ;; esac
   python3 - "$server" "$scenario" "${PIN:-0}" "$report" "$*" >>"$OUT/results.jsonl" <<'PY'

@@ -12,7 +12,8 @@
 pub mod ingest;
 pub mod usage;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -195,9 +196,9 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     let endpoints = Arc::new(prepare(&options, &http).await?);
 
     let total = u64::from(options.rate) * options.duration.as_secs().max(1);
-    // Send times by sequence number, shared with every client.
-    let sent: Arc<Mutex<Vec<Option<Instant>>>> =
-        Arc::new(Mutex::new(vec![None; total as usize + 1]));
+    // Send times by sequence number, shared with every client: atomics, not a lock, since
+    // every delivery reads one and the readers of all streams would contend for a lock.
+    let sent = Arc::new(SendTimes::new(total));
     let mut clients = Vec::with_capacity(options.clients);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(options.clients.max(1));
     for _ in 0..options.clients {
@@ -233,7 +234,7 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
                 let due =
                     Duration::from_secs_f64((seq - 1) as f64 / f64::from(options.rate.max(1)));
                 tokio::time::sleep_until((started + due).into()).await;
-                sent.lock().unwrap_or_else(|p| p.into_inner())[seq as usize] = Some(Instant::now());
+                sent.record(seq);
                 let response = authorized(http.post(&endpoints.publish), &options)
                     .header("content-type", "application/json")
                     .body(endpoints.body(seq))
@@ -343,6 +344,34 @@ pub async fn idle(options: LoadtestOptions, watch: Watch) -> anyhow::Result<Idle
     })
 }
 
+/// When each sequence number was published.
+struct SendTimes {
+    origin: Instant,
+    /// Nanoseconds after `origin`, plus one (zero: not sent yet), by sequence number.
+    at: Vec<AtomicU64>,
+}
+
+impl SendTimes {
+    fn new(total: u64) -> Self {
+        Self {
+            origin: Instant::now(),
+            at: (0..=total).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, seq: u64) {
+        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.at[seq as usize].store(nanos + 1, Ordering::Release);
+    }
+
+    fn get(&self, seq: u64) -> Option<Instant> {
+        match self.at[seq as usize].load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(self.origin + Duration::from_nanos(nanos - 1)),
+        }
+    }
+}
+
 /// The number right after `prefix` in `data`.
 fn sequence_number(data: &str, prefix: &str) -> Option<u64> {
     let rest = &data[data.find(prefix)? + prefix.len()..];
@@ -363,7 +392,7 @@ struct Seen {
 /// Reads one stream until every event arrived or the stream stayed quiet for the drain time.
 async fn receive(
     response: reqwest::Response,
-    sent: Arc<Mutex<Vec<Option<Instant>>>>,
+    sent: Arc<SendTimes>,
     total: u64,
     ready: tokio::sync::mpsc::Sender<()>,
     endpoints: Arc<Endpoints>,
@@ -411,7 +440,7 @@ async fn receive(
             }
             highest = highest.max(seq);
             seen.delivered += 1;
-            if let Some(at) = sent.lock().unwrap_or_else(|p| p.into_inner())[seq as usize] {
+            if let Some(at) = sent.get(seq) {
                 let micros = now.saturating_duration_since(at).as_micros();
                 seen.latencies_us
                     .push(u32::try_from(micros).unwrap_or(u32::MAX));
