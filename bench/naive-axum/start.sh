@@ -6,7 +6,7 @@ set -euo pipefail
 raise_limits
 PORT=${PORT:-18011}
 BIN="${NAIVE_BIN:-$TARGET/release/naive-axum}"
-[ -x "$BIN" ] || cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" >&2
+[ -x "$BIN" ] || CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" >&2
 pid=$(PORT=$PORT start_bg "/tmp/naive-axum-$PORT.log" "$BIN")
 wait_port "$PORT"
 echo "$pid"
