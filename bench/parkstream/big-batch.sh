@@ -2,10 +2,10 @@
 # One ~1 MB POST /api/monitor/gate of 15,000 entries to lot `a` while one stream watches `a`
 # and one watches `b`; then one update to `b`. Prints how long the POST took and what each
 # stream received, and whether it is still open (docs/performance.md, "Ingest bursts").
-# Usage: bench/parkstream/big-batch.sh [BINARY] (default target/release/parkstream).
+# Usage: bench/parkstream/big-batch.sh [BINARY] (default $CARGO_TARGET_DIR or target, release/parkstream).
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${1:-$REPO/target/release/parkstream}"
+BIN="${1:-${CARGO_TARGET_DIR:-$REPO/target}/release/parkstream}"
 PORT="${PORT:-18020}"
 DATA="$(mktemp -d /tmp/parkstream-big-batch.XXXXXX)"
 "$BIN" serve --bind "127.0.0.1:$PORT" --database-url "sqlite://$DATA/db" --auth none \

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Starts parkstream for the shared SSE benchmark (../../../shared/bench) on 127.0.0.1:$PORT
-# with a fresh SQLite database and one lot, `bench`; prints the server's PID last.
-# PARKSTREAM_BIN picks another binary and PARKSTREAM_ARGS adds server flags (to compare two
-# builds or settings in one run).
+# Starts parkstream on 127.0.0.1:$PORT (default 18010) with a fresh SQLite database, no
+# auth and no per-client limits, creates the lot `bench`, and prints the server's PID last.
+# Publish with POST /api/capacity/update {"parkingLotId":"bench","occupied":N} (stored and
+# synced before it is answered), subscribe on /api/sse/dashboard?lots=bench.
+# PARKSTREAM_BIN picks another binary, PARKSTREAM_ARGS adds server flags.
 set -euo pipefail
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-PEERS_DIR="${PEERS_DIR:-$REPO/../shared/bench/peers}"
-. "$PEERS_DIR/lib.sh"
+. "$(dirname "$0")/../lib.sh"
+raise_limits
 PORT=${PORT:-18010}
-BIN="${PARKSTREAM_BIN:-$REPO/target/release/parkstream}"
+BIN="${PARKSTREAM_BIN:-$TARGET/release/parkstream}"
 [ -x "$BIN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream >&2
 DATA="$(mktemp -d /tmp/parkstream-bench.XXXXXX)"
-pid=$(start_bg parkstream "$PORT" "$BIN" serve --bind "127.0.0.1:$PORT" \
-  --database-url "sqlite://$DATA/bench.db" --max-clients 20000 --log-format json --auth none --max-streams-per-ip 0 --write-rate-per-ip 0 ${PARKSTREAM_ARGS:-})
+# shellcheck disable=SC2086 # PARKSTREAM_ARGS is a list of flags
+pid=$(start_bg "$DATA/server.log" "$BIN" serve --bind "127.0.0.1:$PORT" \
+  --database-url "sqlite://$DATA/bench.db" --max-clients 20000 --log-format json --auth none \
+  --max-streams-per-ip 0 --write-rate-per-ip 0 ${PARKSTREAM_ARGS:-})
+wait_port "$PORT"
 curl -sf -X PUT "http://127.0.0.1:$PORT/api/lots/bench" -H 'content-type: application/json' \
   -d '{"name": "Bench", "totalSlots": 1000000000}' >/dev/null
 echo "$pid"

@@ -31,9 +31,10 @@ pub enum Command {
 /// Settings of `parkstream loadtest`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadtestSettings {
-    /// The server, `http://host:port`.
-    #[arg(long, env = "PARKSTREAM_URL", value_parser = parse_http_url)]
-    pub url: String,
+    /// The server, `http://host:port` (not needed with `--sub-url` and `--pub-url`).
+    #[arg(long, env = "PARKSTREAM_URL", value_parser = parse_http_url,
+          required_unless_present = "sub_url")]
+    pub url: Option<String>,
 
     /// Streams to open (each is one connection; mind the process's file limit).
     #[arg(long, default_value_t = 100, value_parser = ranged(1..=1_000_000))]
@@ -67,6 +68,41 @@ pub struct LoadtestSettings {
     /// With `--ingest`: requests in flight.
     #[arg(long, default_value_t = 4, requires = "ingest", value_parser = ranged(1..=1_024))]
     pub publishers: usize,
+
+    /// Drive any SSE server instead: the stream every client opens (GET). Needs `--pub-url`.
+    #[arg(long, value_parser = parse_http_url, requires = "pub_url", conflicts_with_all = ["url", "ingest"])]
+    pub sub_url: Option<String>,
+
+    /// With `--sub-url`: where each event is published, one POST per event.
+    #[arg(long, value_parser = parse_http_url, requires = "sub_url")]
+    pub pub_url: Option<String>,
+
+    /// With `--sub-url`: the body of each POST; `{seq}` becomes the sequence number.
+    #[arg(long, default_value = r#"{"seq":{seq}}"#, requires = "sub_url", value_parser = parse_body_template)]
+    pub body: String,
+
+    /// With `--sub-url`: where the sequence number is in a received event's data, as
+    /// `PREFIX(\d+)`: the digits right after the first PREFIX.
+    #[arg(long, default_value = r#""seq":(\d+)"#, requires = "sub_url", value_parser = parse_seq_pattern)]
+    pub seq_regex: String,
+
+    /// Publisher connections: events are spread over them round-robin, each paced to its
+    /// share of `--rate` (raise it when one connection cannot keep up with the rate).
+    #[arg(long, default_value_t = 1, value_parser = ranged(1..=1_024))]
+    pub pub_conns: usize,
+
+    /// The server's process id: report its CPU time and resident memory over the run.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
+    pub server_pid: Option<u32>,
+
+    /// With `--server-pid`: count the process and all its descendants (nginx's workers).
+    #[arg(long, requires = "server_pid")]
+    pub server_tree: bool,
+
+    /// Publish nothing: open `--clients` streams, hold them for `--duration` and report the
+    /// server's memory per open stream (needs `--server-pid`).
+    #[arg(long, requires = "server_pid", conflicts_with = "ingest")]
+    pub idle: bool,
 }
 
 /// Settings of `parkstream token`.
@@ -389,6 +425,23 @@ fn parse_name(s: &str) -> Result<String, String> {
         return Err("must be 1 to 256 characters, without leading or trailing spaces".into());
     }
     Ok(s.to_owned())
+}
+
+/// A publication body for `loadtest --body`: must carry the sequence number.
+fn parse_body_template(s: &str) -> Result<String, String> {
+    if !s.contains("{seq}") {
+        return Err("must contain {seq}, where the sequence number goes".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// `PREFIX(\d+)` for `loadtest --seq-regex`; returns PREFIX (the only form accepted: the
+/// number is the digits right after a fixed text, which every server's framing allows).
+fn parse_seq_pattern(s: &str) -> Result<String, String> {
+    match s.strip_suffix(r"(\d+)") {
+        Some(prefix) if !prefix.is_empty() && !prefix.contains(r"(\d+)") => Ok(prefix.to_owned()),
+        _ => Err(r"must be PREFIX(\d+): a fixed text followed by (\d+)".into()),
+    }
 }
 
 /// `http://host[:port]` or `https://...`.

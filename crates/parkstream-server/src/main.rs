@@ -52,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Loadtest(settings) if settings.ingest => {
             telemetry::init(LogFormat::Text);
             let options = loadtest::ingest::IngestOptions {
-                url: settings.url,
+                // Present: --ingest conflicts with --sub-url, without which --url is required.
+                url: settings.url.unwrap_or_default(),
                 clients: settings.clients,
                 lots: settings.lots,
                 batch: settings.batch,
@@ -84,13 +85,38 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Loadtest(settings) => {
             telemetry::init(LogFormat::Text);
+            let generic = settings.sub_url.map(|sub_url| loadtest::GenericTarget {
+                sub_url,
+                pub_url: settings.pub_url.unwrap_or_default(),
+                body: settings.body,
+                seq_prefix: settings.seq_regex,
+            });
+            let server = settings.server_pid.map(|pid| loadtest::Watch {
+                pid,
+                tree: settings.server_tree,
+            });
             let options = LoadtestOptions {
-                url: settings.url,
+                url: settings.url.unwrap_or_default(),
                 clients: settings.clients,
                 rate: settings.rate,
                 duration: settings.duration,
                 token: settings.token.map(|t| t.expose().to_owned()),
+                generic,
+                pub_conns: settings.pub_conns,
+                server,
             };
+            if let (true, Some(watch)) = (settings.idle, server) {
+                let report = loadtest::idle(options, watch).await?;
+                println!(
+                    "{} idle streams: server {:.1} MiB before, {:.1} MiB with them open, {:.1} KiB per stream",
+                    report.clients,
+                    report.server_rss_before_mib,
+                    report.server_rss_open_mib,
+                    report.kib_per_stream
+                );
+                println!("{}", serde_json::to_string(&report)?);
+                return Ok(());
+            }
             let report = loadtest::run(options).await?;
             let l = &report.latency_ms;
             println!(
@@ -102,6 +128,12 @@ async fn main() -> anyhow::Result<()> {
                 "latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} deliveries/s",
                 l.p50, l.p90, l.p99, l.max, report.deliveries_per_second
             );
+            if let Some(server) = &report.server {
+                println!(
+                    "server {:.0}% of a core, {:.1} MiB resident; load generator {:.0}% of a core",
+                    server.cpu_percent, server.rss_mib, report.loadgen.cpu_percent
+                );
+            }
             println!("{}", serde_json::to_string(&report)?);
             anyhow::ensure!(
                 report.lost == 0 && report.duplicates == 0,

@@ -3,10 +3,17 @@
 //! sizing hardware. With `--ingest` it measures stored gate events per second instead
 //! ([`ingest`]). Loopback or a test host; the server must accept the token given (admin,
 //! or `--auth none`).
+//!
+//! With a [`GenericTarget`] it drives any SSE server the same way (one POST per event, the
+//! number found in each received event's data), which is how docs/performance.md compares
+//! parkstream with other servers; with a [`Watch`] it also reports the server's CPU and
+//! memory ([`usage`]), and [`idle`] measures memory per open stream.
 
 pub mod ingest;
+pub mod usage;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -14,10 +21,12 @@ use parkstream_protocol::sse::{SseItem, SseParser};
 use serde::Serialize;
 use serde_json::json;
 
+use usage::UsageReport;
+
 /// How a load test runs.
 #[derive(Debug, Clone)]
 pub struct LoadtestOptions {
-    /// The server, `http://host:port`.
+    /// The server, `http://host:port` (unused with `generic`).
     pub url: String,
     pub clients: usize,
     /// Events per second.
@@ -25,12 +34,58 @@ pub struct LoadtestOptions {
     pub duration: Duration,
     /// An admin token (`None` for `--auth none`).
     pub token: Option<String>,
+    /// Another SSE server instead of parkstream.
+    pub generic: Option<GenericTarget>,
+    /// Publisher connections (at least one).
+    pub pub_conns: usize,
+    /// The server process to measure.
+    pub server: Option<Watch>,
+}
+
+impl Default for LoadtestOptions {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            clients: 100,
+            rate: 100,
+            duration: Duration::from_secs(10),
+            token: None,
+            generic: None,
+            pub_conns: 1,
+            server: None,
+        }
+    }
+}
+
+/// Any SSE server: a stream to open and an endpoint taking one event per POST.
+#[derive(Debug, Clone)]
+pub struct GenericTarget {
+    pub sub_url: String,
+    pub pub_url: String,
+    /// The POST body, `{seq}` replaced by the sequence number.
+    pub body: String,
+    /// The text right before the sequence number in a received event's data.
+    pub seq_prefix: String,
+}
+
+/// A server process to measure, with its descendants when `tree` is set.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub pid: u32,
+    pub tree: bool,
+}
+
+impl Watch {
+    fn read(self) -> usage::Usage {
+        usage::read(&self.pid.to_string(), self.tree)
+    }
 }
 
 /// What a load test measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub clients: usize,
+    pub rate: u32,
     pub published: u64,
     /// Deliveries expected: every published event to every client.
     pub expected: u64,
@@ -41,6 +96,10 @@ pub struct Report {
     /// Publication (POST sent) to receipt, in milliseconds.
     pub latency_ms: Percentiles,
     pub deliveries_per_second: f64,
+    /// The server over the publishing window, when its process was given.
+    pub server: Option<UsageReport>,
+    /// This load generator over the same window.
+    pub loadgen: UsageReport,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,18 +113,36 @@ pub struct Percentiles {
 /// The lot the load test publishes to (created if missing).
 const LOT: &str = "loadtest";
 
-/// Runs a load test.
-///
-/// # Errors
-/// When the lot cannot be created, a stream cannot be opened, or a publication fails.
-pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
+/// Where streams are opened and events published, and how an event's number is found.
+struct Endpoints {
+    stream: String,
+    publish: String,
+    body: String,
+    seq_prefix: String,
+    /// parkstream announces each stream with a `connected` event; other servers are taken
+    /// to be subscribed once their response headers arrive.
+    announces: bool,
+}
+
+impl Endpoints {
+    fn body(&self, seq: u64) -> String {
+        self.body.replace("{seq}", &seq.to_string())
+    }
+}
+
+/// Resolves the endpoints; for parkstream, creates the lot first.
+async fn prepare(options: &LoadtestOptions, http: &reqwest::Client) -> anyhow::Result<Endpoints> {
+    if let Some(generic) = &options.generic {
+        return Ok(Endpoints {
+            stream: generic.sub_url.clone(),
+            publish: generic.pub_url.clone(),
+            body: generic.body.clone(),
+            seq_prefix: generic.seq_prefix.clone(),
+            announces: false,
+        });
+    }
     let base = options.url.trim_end_matches('/').to_owned();
-    let http = reqwest::Client::new();
-    let authorized = |request: reqwest::RequestBuilder| match &options.token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    };
-    let lot = authorized(http.put(format!("{base}/api/lots/{LOT}")))
+    let lot = authorized(http.put(format!("{base}/api/lots/{LOT}")), options)
         .json(&json!({"name": "Load test", "totalSlots": u32::MAX}))
         .send()
         .await?;
@@ -74,50 +151,116 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         "creating the lot: {}",
         lot.status()
     );
+    Ok(Endpoints {
+        stream: format!("{base}/api/sse/dashboard?lots={LOT}&types=capacity_update"),
+        publish: format!("{base}/api/capacity/update"),
+        body: format!(r#"{{"parkingLotId":"{LOT}","occupied":{{seq}}}}"#),
+        seq_prefix: r#""occupied":"#.to_owned(),
+        announces: true,
+    })
+}
+
+fn authorized(
+    request: reqwest::RequestBuilder,
+    options: &LoadtestOptions,
+) -> reqwest::RequestBuilder {
+    match &options.token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+async fn open_stream(
+    http: &reqwest::Client,
+    url: &str,
+    options: &LoadtestOptions,
+) -> anyhow::Result<reqwest::Response> {
+    let response = authorized(http.get(url), options)
+        .header("accept", "text/event-stream")
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "opening a stream: {}",
+        response.status()
+    );
+    Ok(response)
+}
+
+/// Runs a load test.
+///
+/// # Errors
+/// When the lot cannot be created, a stream cannot be opened, or a publication fails.
+pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
+    let http = reqwest::Client::new();
+    let endpoints = Arc::new(prepare(&options, &http).await?);
 
     let total = u64::from(options.rate) * options.duration.as_secs().max(1);
-    // Send times by sequence number (the count published), shared with every client.
-    let sent: Arc<Mutex<Vec<Option<Instant>>>> =
-        Arc::new(Mutex::new(vec![None; total as usize + 1]));
+    // Send times by sequence number, shared with every client: atomics, not a lock, since
+    // every delivery reads one and the readers of all streams would contend for a lock.
+    let sent = Arc::new(SendTimes::new(total));
     let mut clients = Vec::with_capacity(options.clients);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(options.clients.max(1));
     for _ in 0..options.clients {
-        let url = format!("{base}/api/sse/dashboard?lots={LOT}&types=capacity_update");
-        let response = authorized(http.get(url)).send().await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "opening a stream: {}",
-            response.status()
-        );
+        let response = open_stream(&http, &endpoints.stream, &options).await?;
         clients.push(tokio::spawn(receive(
             response,
             sent.clone(),
             total,
             ready_tx.clone(),
+            endpoints.clone(),
         )));
     }
     for _ in 0..options.clients {
         ready_rx.recv().await;
     }
+    if !endpoints.announces {
+        // No event says a subscription is in place; give the server a moment past the headers.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
+    let server_before = options.server.map(Watch::read);
+    let own_before = usage::read("self", false);
     let started = Instant::now();
+    // Publishers take every `pub_conns`-th number, each on its own connection.
+    let conns = options.pub_conns.max(1) as u64;
+    let mut publishers = Vec::new();
+    for first in 1..=conns.min(total) {
+        let (http, endpoints, sent) = (reqwest::Client::new(), endpoints.clone(), sent.clone());
+        let options = options.clone();
+        publishers.push(tokio::spawn(async move {
+            let mut published = 0_u64;
+            for seq in (first..=total).step_by(conns as usize) {
+                let due =
+                    Duration::from_secs_f64((seq - 1) as f64 / f64::from(options.rate.max(1)));
+                tokio::time::sleep_until((started + due).into()).await;
+                sent.record(seq);
+                let response = authorized(http.post(&endpoints.publish), &options)
+                    .header("content-type", "application/json")
+                    .body(endpoints.body(seq))
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "publishing: {}",
+                    response.status()
+                );
+                published += 1;
+            }
+            anyhow::Ok(published)
+        }));
+    }
     let mut published = 0;
-    let period = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
-    for seq in 1..=total {
-        tokio::time::sleep_until((started + period * (seq as u32 - 1)).into()).await;
-        sent.lock().unwrap_or_else(|p| p.into_inner())[seq as usize] = Some(Instant::now());
-        let response = authorized(http.post(format!("{base}/api/capacity/update")))
-            .json(&json!({"parkingLotId": LOT, "occupied": seq}))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "publishing: {}",
-            response.status()
-        );
-        published += 1;
+    for publisher in publishers {
+        published += publisher.await??;
     }
     let publishing = started.elapsed();
+    let seconds = publishing.as_secs_f64();
+    let server = options
+        .server
+        .zip(server_before)
+        .map(|(watch, before)| UsageReport::between(before, watch.read(), seconds));
+    let loadgen = UsageReport::between(own_before, usage::read("self", false), seconds);
 
     let mut latencies = Vec::new();
     let (mut delivered, mut duplicates, mut out_of_order) = (0, 0, 0);
@@ -138,6 +281,7 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     let expected = published * options.clients as u64;
     Ok(Report {
         clients: options.clients,
+        rate: options.rate,
         published,
         expected,
         delivered,
@@ -150,8 +294,91 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
             p99: at(0.99),
             max: at(1.0),
         },
-        deliveries_per_second: delivered as f64 / publishing.as_secs_f64().max(0.001),
+        deliveries_per_second: delivered as f64 / seconds.max(0.001),
+        server,
+        loadgen,
     })
+}
+
+/// What an idle test measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdleReport {
+    pub clients: usize,
+    /// The server's resident memory before the streams were opened and while they were
+    /// all open, in MiB.
+    pub server_rss_before_mib: f64,
+    pub server_rss_open_mib: f64,
+    /// The difference per open stream, in KiB.
+    pub kib_per_stream: f64,
+}
+
+/// Opens `clients` streams, publishes nothing, holds them for `duration` and reports how
+/// much the server's memory grew per stream.
+///
+/// # Errors
+/// When the lot cannot be created or a stream cannot be opened.
+pub async fn idle(options: LoadtestOptions, watch: Watch) -> anyhow::Result<IdleReport> {
+    let http = reqwest::Client::new();
+    let endpoints = prepare(&options, &http).await?;
+    let before = watch.read();
+    let mut streams = Vec::with_capacity(options.clients);
+    for _ in 0..options.clients {
+        let response = open_stream(&http, &endpoints.stream, &options).await?;
+        // Read whatever arrives (heartbeats) so nothing backs up in the server.
+        streams.push(tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            while let Some(Ok(_)) = body.next().await {}
+        }));
+    }
+    tokio::time::sleep(options.duration).await;
+    let open = watch.read();
+    for stream in streams {
+        stream.abort();
+    }
+    let grown = open.rss_kib.saturating_sub(before.rss_kib) as f64;
+    Ok(IdleReport {
+        clients: options.clients,
+        server_rss_before_mib: before.rss_kib as f64 / 1024.0,
+        server_rss_open_mib: open.rss_kib as f64 / 1024.0,
+        kib_per_stream: grown / options.clients.max(1) as f64,
+    })
+}
+
+/// When each sequence number was published.
+struct SendTimes {
+    origin: Instant,
+    /// Nanoseconds after `origin`, plus one (zero: not sent yet), by sequence number.
+    at: Vec<AtomicU64>,
+}
+
+impl SendTimes {
+    fn new(total: u64) -> Self {
+        Self {
+            origin: Instant::now(),
+            at: (0..=total).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, seq: u64) {
+        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.at[seq as usize].store(nanos + 1, Ordering::Release);
+    }
+
+    fn get(&self, seq: u64) -> Option<Instant> {
+        match self.at[seq as usize].load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(self.origin + Duration::from_nanos(nanos - 1)),
+        }
+    }
+}
+
+/// The number right after `prefix` in `data`.
+fn sequence_number(data: &str, prefix: &str) -> Option<u64> {
+    let rest = &data[data.find(prefix)? + prefix.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// What one client saw.
@@ -165,9 +392,10 @@ struct Seen {
 /// Reads one stream until every event arrived or the stream stayed quiet for the drain time.
 async fn receive(
     response: reqwest::Response,
-    sent: Arc<Mutex<Vec<Option<Instant>>>>,
+    sent: Arc<SendTimes>,
     total: u64,
     ready: tokio::sync::mpsc::Sender<()>,
+    endpoints: Arc<Endpoints>,
 ) -> Seen {
     const DRAIN: Duration = Duration::from_secs(5);
     let mut seen = Seen {
@@ -181,6 +409,9 @@ async fn receive(
     let mut parser = SseParser::new();
     let mut items = Vec::new();
     let mut body = response.bytes_stream();
+    if !endpoints.announces {
+        let _ = ready.send(()).await;
+    }
     while seen.delivered < total {
         let Ok(Some(Ok(chunk))) = tokio::time::timeout(DRAIN, body.next()).await else {
             break;
@@ -191,13 +422,11 @@ async fn receive(
             let SseItem::Event(event) = item else {
                 continue;
             };
-            if event.event == "connected" {
+            if endpoints.announces && event.event == "connected" {
                 let _ = ready.send(()).await;
                 continue;
             }
-            let Some(seq) = serde_json::from_str::<serde_json::Value>(&event.data)
-                .ok()
-                .and_then(|data| data["occupied"].as_u64())
+            let Some(seq) = sequence_number(&event.data, &endpoints.seq_prefix)
                 .filter(|seq| (1..=total).contains(seq))
             else {
                 continue;
@@ -211,7 +440,7 @@ async fn receive(
             }
             highest = highest.max(seq);
             seen.delivered += 1;
-            if let Some(at) = sent.lock().unwrap_or_else(|p| p.into_inner())[seq as usize] {
+            if let Some(at) = sent.get(seq) {
                 let micros = now.saturating_duration_since(at).as_micros();
                 seen.latencies_us
                     .push(u32::try_from(micros).unwrap_or(u32::MAX));
@@ -219,4 +448,18 @@ async fn receive(
         }
     }
     seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sequence_number;
+
+    #[test]
+    fn the_sequence_number_is_the_digits_after_the_first_prefix() {
+        let data = r#"{"parkingLotId":"loadtest","occupied":42,"totalSlots":7}"#;
+        assert_eq!(sequence_number(data, r#""occupied":"#), Some(42));
+        assert_eq!(sequence_number("seq=7 seq=8", "seq="), Some(7));
+        assert_eq!(sequence_number(r#"{"seq":"x"}"#, r#""seq":"#), None);
+        assert_eq!(sequence_number("nothing", "seq="), None);
+    }
 }

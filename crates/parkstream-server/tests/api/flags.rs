@@ -112,6 +112,31 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("loadtest", &["--url", URL, "--ingest"], "--lots", "0"),
     ("loadtest", &["--url", URL, "--ingest"], "--batch", "0"),
     ("loadtest", &["--url", URL, "--ingest"], "--publishers", "0"),
+    ("loadtest", &[], "--sub-url", "localhost:80/events"),
+    ("loadtest", &["--url", URL, "--ingest"], "--sub-url", URL),
+    ("loadtest", &["--sub-url", URL], "--pub-url", "ftp://x"),
+    (
+        "loadtest",
+        &["--sub-url", URL, "--pub-url", URL],
+        "--body",
+        "no number",
+    ),
+    (
+        "loadtest",
+        &["--sub-url", URL, "--pub-url", URL],
+        "--seq-regex",
+        "seq=\\d+",
+    ),
+    (
+        "loadtest",
+        &["--sub-url", URL, "--pub-url", URL],
+        "--seq-regex",
+        "(\\d+)",
+    ),
+    ("loadtest", &["--url", URL], "--pub-conns", "0"),
+    ("loadtest", &["--url", URL], "--server-pid", "0"),
+    ("loadtest", &["--url", URL], "--server-tree", "yes"),
+    ("loadtest", &["--url", URL], "--idle", "no"),
 ];
 
 const SECRET: &str = "test-secret-0123456789abcdef";

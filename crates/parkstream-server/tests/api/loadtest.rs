@@ -15,7 +15,7 @@ async fn a_short_load_test_loses_and_duplicates_nothing() {
         clients: 300,
         rate: 50,
         duration: Duration::from_secs(2),
-        token: None,
+        ..LoadtestOptions::default()
     };
     let report = loadtest::run(options).await.unwrap();
     assert_eq!(report.published, 100);
@@ -68,4 +68,36 @@ async fn a_short_ingest_test_stores_batches_and_every_dashboard_gets_its_lots_ev
         "each publisher's last batch of entries is still inside"
     );
     app.stop().await;
+}
+
+/// The generic mode, pointed at parkstream's own URLs with a body template and a number
+/// pattern, loses nothing and reports the measured process's usage (this test process runs
+/// the server, so its CPU is the server's plus the clients').
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generic_mode_drives_a_server_by_its_urls_and_reports_the_servers_usage() {
+    let app = spawn_app().await;
+    app.put_lot("bench", 1_000_000).await;
+    let options = LoadtestOptions {
+        clients: 50,
+        rate: 50,
+        duration: Duration::from_secs(1),
+        generic: Some(loadtest::GenericTarget {
+            sub_url: app.url("/api/sse/dashboard?lots=bench"),
+            pub_url: app.url("/api/capacity/update"),
+            body: r#"{"parkingLotId":"bench","occupied":{seq}}"#.into(),
+            seq_prefix: r#""occupied":"#.into(),
+        }),
+        pub_conns: 4,
+        server: Some(loadtest::Watch {
+            pid: std::process::id(),
+            tree: true,
+        }),
+        ..LoadtestOptions::default()
+    };
+    let report = loadtest::run(options).await.unwrap();
+    assert_eq!(report.published, 50);
+    assert_eq!(report.delivered, 50 * 50, "{report:?}");
+    assert_eq!((report.lost, report.duplicates), (0, 0));
+    let server = report.server.expect("the watched process is reported");
+    assert!(server.rss_mib > 0.0 && server.cpu_s >= 0.0, "{server:?}");
 }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Starts the naive axum + broadcast server on 127.0.0.1:$PORT (default 18011) and prints its
+# PID. POST /publish (the body is the event's data), GET /events.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+raise_limits
+PORT=${PORT:-18011}
+BIN="${NAIVE_BIN:-$TARGET/release/naive-axum}"
+[ -x "$BIN" ] || CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" >&2
+pid=$(PORT=$PORT start_bg "/tmp/naive-axum-$PORT.log" "$BIN")
+wait_port "$PORT"
+echo "$pid"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runs the scenarios of docs/performance.md against every server, one fresh server per run,
+# appends one JSON line per run to $OUT/results.jsonl and rewrites $OUT/results.md (the table,
+# from the latest line of each scenario and server).
+#
+# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 (default: all)
+#   SERVERS="parkstream naive-axum nchan"    which servers (s5 is parkstream's own test)
+#   OUT=bench/results                        where results go
+#   PIN=1                                    server on core 0, load generator on core 1
+#   IDLE_CLIENTS=19500                       streams opened in s3 (mind `ulimit -Hn`)
+#   PARKSTREAM_BIN, PARKSTREAM_ARGS, NAIVE_BIN, LOADGEN: other binaries or server flags
+# Hold the machine still while it runs (on a shared machine: under the build lock).
+set -uo pipefail
+set -f # URLs hold `?`; nothing here is a file pattern
+. "$(dirname "$0")/lib.sh"
+raise_limits
+SERVERS=${SERVERS:-parkstream naive-axum nchan}
+OUT=${OUT:-$BENCH_DIR/results}
+IDLE_CLIENTS=${IDLE_CLIENTS:-19500}
+LOADGEN="${LOADGEN:-${PARKSTREAM_BIN:-$TARGET/release/parkstream}}"
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5)
+mkdir -p "$OUT"
+[ -x "$LOADGEN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream
+[ -x "${NAIVE_BIN:-$TARGET/release/naive-axum}" ] || case " $SERVERS " in
+  *" naive-axum "*) CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" ;;
+esac
+
+# How the load generator reaches each server: stream URL, publish URL, body, number pattern,
+# and whether the server is a process tree.
+target_args() {
+  case "$1" in
+    parkstream) echo --sub-url "http://127.0.0.1:18010/api/sse/dashboard?lots=bench" \
+      --pub-url http://127.0.0.1:18010/api/capacity/update \
+      --body '{"parkingLotId":"bench","occupied":{seq}}' --seq-regex '"occupied":(\d+)' ;;
+    naive-axum) echo --sub-url http://127.0.0.1:18011/events --pub-url http://127.0.0.1:18011/publish ;;
+    nchan) echo --sub-url http://127.0.0.1:18012/events --pub-url http://127.0.0.1:18012/publish --server-tree ;;
+    *) echo "unknown server $1" >&2; return 1 ;;
+  esac
+}
+
+loadgen() {
+  if [ "${PIN:-0}" = 1 ]; then taskset -c 1 "$LOADGEN" loadtest "$@"; else "$LOADGEN" loadtest "$@"; fi
+}
+
+# run SERVER SCENARIO LOADTEST-ARGS...: one fresh server, one load test, one JSON line.
+# Prints the load test's JSON report (empty when it printed none).
+run() {
+  local server="$1" scenario="$2"; shift 2
+  local pid report
+  pid=$(PIN=${PIN:-0} "$BENCH_DIR/$server/start.sh" | tail -n1) || { echo "$server did not start" >&2; return 1; }
+  sleep 1
+  echo "== $server $scenario: $*" >&2
+  # Through a file: `tee /dev/stderr` would reopen, and so truncate, a redirected log.
+  loadgen "$@" --server-pid "$pid" >"$OUT/last.txt"
+  cat "$OUT/last.txt" >&2
+  report=$(tail -n1 "$OUT/last.txt")
+  "$BENCH_DIR/stop.sh" "$pid"
+  case "$report" in "{"*) ;; *) report=null ;; esac
+  python3 - "$server" "$scenario" "${PIN:-0}" "$report" "$*" >>"$OUT/results.jsonl" <<'PY'
+import json, sys, datetime
+server, scenario, pin, report, args = sys.argv[1:]
+print(json.dumps({"server": server, "scenario": scenario, "pin": pin == "1", "args": args,
+                  "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "report": json.loads(report)}))
+PY
+  echo "$report"
+}
+
+# S4: the highest rate to 1,000 clients with p99 under 100 ms and nothing lost. Doubles from
+# 400 ev/s until a rate fails (or the publishers fall 10% short of it), then halves the gap twice; each step is a 5 s run.
+max_rate() {
+  local server="$1" pass=0 fail=0 rate=400 report
+  # shellcheck disable=SC2046
+  while :; do
+    report=$(run "$server" s4-step $(target_args "$server") --clients 1000 --rate "$rate" --duration 5s --pub-conns 32)
+    if python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r and r["lost"]==0 and r["deliveries_per_second"]>=0.9*r["rate"]*r["clients"] and r["latency_ms"]["p99"]<100 else 1)' "$report"; then
+      pass=$rate
+    else
+      fail=$rate
+    fi
+    if [ "$fail" = 0 ]; then
+      [ "$rate" -ge 51200 ] && break
+      rate=$((rate * 2))
+    else
+      [ $((fail - pass)) -le $((fail / 4)) ] && break
+      rate=$(((pass + fail) / 2))
+    fi
+  done
+  python3 - "$server" "$pass" >>"$OUT/results.jsonl" <<'PY'
+import json, sys, datetime
+server, rate = sys.argv[1], int(sys.argv[2])
+print(json.dumps({"server": server, "scenario": "s4", "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "report": {"max_rate": rate}}))
+PY
+}
+
+for scenario in "${SCENARIOS[@]}"; do
+  for server in $SERVERS; do
+    # shellcheck disable=SC2046 # target_args is a list of arguments
+    case "$scenario" in
+      s1) run "$server" s1 $(target_args "$server") --clients 1000 --rate 100 --duration 20s --pub-conns 4 >/dev/null ;;
+      s2) run "$server" s2 $(target_args "$server") --clients 10000 --rate 20 --duration 20s --pub-conns 4 >/dev/null ;;
+      s3) run "$server" s3 $(target_args "$server") --idle --clients "$IDLE_CLIENTS" --duration 5s >/dev/null ;;
+      s4) max_rate "$server" ;;
+      s5) [ "$server" = parkstream ] && run parkstream s5 --url http://127.0.0.1:18010 --ingest \
+            --clients 1000 --lots 100 --batch 200 --publishers 4 --duration 15s >/dev/null ;;
+      *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+    esac
+  done
+done
+python3 "$BENCH_DIR/table.py" "$OUT/results.jsonl" >"$OUT/results.md"
+cat "$OUT/results.md"
