@@ -11,7 +11,7 @@
 //     drop the stream and start again at 1. A reconnect that resumed gets exactly what it
 //     missed, so the page keeps its state (and the vehicle feed keeps the missed rows).
 //
-// Access (SPEC section 6): the token rides in the `parkstream_token` cookie (set from
+// Access (docs/protocol.md, "Access"): the token rides in the `parkstream_token` cookie (set from
 // `/?token=JWT`, see api.js), which the browser sends with every fetch and the stream. A 401
 // anywhere stops everything and shows "Sign-in required" instead of retrying: retrying cannot
 // help until the operator opens a link with a fresh token.

@@ -10,7 +10,7 @@
 // server's `retry:` when the transport lets us read it), resuming through the `lastEventId`
 // query parameter with the id of the last event received.
 
-/** The event names of the parkstream stream (SPEC section 2). */
+/** The event names of the parkstream stream (docs/protocol.md, "The stream"). */
 export const EVENT_TYPES = Object.freeze([
   'connected',
   'capacity_update',

@@ -1,4 +1,4 @@
-// SPEC §8: "A change reaches the screen within 2 seconds." A capacity update sent over the
+// The dashboard shows a change within 2 seconds of its answer (web/e2e/README.md). A capacity update sent over the
 // API must be on screen (the lot card's occupied text) within 2000 ms of the POST's answer.
 //
 // The page records, with a MutationObserver, the wall-clock time at which the text changes

@@ -70,7 +70,7 @@ describe('server restart', { skip: browserSkip }, () => {
       assert.equal(names.at(-1), 'connected', `the status came back to 'connected': ${names.join(' -> ')}`);
       assert.ok(names.slice(down).includes('reconnecting') || names.slice(down).includes('connecting'), `it said it was reconnecting: ${names.join(' -> ')}`);
       assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was not reloaded');
-      // SPEC §2: a client resuming after a restart with an id inside the retained history gets
+      // docs/protocol.md, "Ids, resume and snapshots": a client resuming after a restart with an id inside the retained history gets
       // exactly what it missed, so the dashboard keeps its state (no `reset`, no new snapshot).
       assert.equal(await page.getAttribute('body', 'data-last-sync'), 'start', 'the page resumed its stream rather than reloading its snapshot');
       t.diagnostic(

@@ -1,8 +1,8 @@
-// The REST side of the dashboard (SPEC section 5): one fetch wrapper that reads the
+// The REST side of the dashboard (docs/protocol.md, "REST"): one fetch wrapper that reads the
 // `Last-Event-ID` header of snapshots and turns error bodies
 // (`{"error": {"code", "message", "field"?}}`) into ApiError.
 //
-// Credentials (SPEC section 6) travel in the `parkstream_token` cookie: the browser sends it
+// Credentials (docs/protocol.md, "Access") travel in the `parkstream_token` cookie: the browser sends it
 // with every same-origin fetch and with the EventSource, so the token is in no URL the page
 // requests (nor in server logs or history) and in no header or storage this code manages.
 
@@ -46,7 +46,7 @@ export function adoptTokenFromUrl() {
 export class ApiError extends Error {
   /**
    * @param {number} status HTTP status, 0 when the server could not be reached
-   * @param {string} code the SPEC error code, or a local one
+   * @param {string} code the error code of docs/protocol.md, or a local one
    * @param {string} message for a person
    * @param {string} [field]
    */

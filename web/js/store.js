@@ -20,7 +20,7 @@ export const isOpenViolation = (v) => v.status !== 'resolved';
 
 export function createStore() {
   return {
-    /** @type {Map<string, object>} lot id -> lot view (SPEC section 5 shape) */
+    /** @type {Map<string, object>} lot id -> lot view (the shape of GET /api/lots, docs/protocol.md "REST") */
     lots: new Map(),
     /** @type {Map<string, object>} _id -> alert */
     alerts: new Map(),

@@ -25,7 +25,7 @@ describe('sse-client against a running server', () => {
     await server?.dispose();
   });
 
-  test('receives connected, then capacity_update with the SPEC shape and its id', async () => {
+  test('receives connected, then capacity_update with the documented shape and its id', async () => {
     const client = clients.create({ url: server.sseUrl });
     assert.ok(client instanceof SSEClient);
     assert.equal(client.state, 'idle');

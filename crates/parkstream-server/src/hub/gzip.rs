@@ -1,7 +1,7 @@
 //! Opt-in gzip for streams (`--stream-gzip`): one encoder per stream, flushed after every
 //! chunk, so each event still arrives at once, only smaller.
 //!
-//! An encoder keeps its compression state for as long as the stream lasts (about 300 KiB
+//! An encoder keeps its compression state for as long as the stream lasts (about 140 KiB
 //! with `flate2`'s default backend, measured in docs/performance.md), far more than an
 //! uncompressed stream (2 KiB). So the number of compressed streams is capped
 //! (`--max-gzip-streams`); above it, clients get the plain stream, which every SSE client
