@@ -123,8 +123,8 @@ struct Slot {
 /// A stream's unread events as the publisher counts them. Only the publisher writes here
 /// (under the registry lock), on every offer, so it sits on a cache line of its own: sharing
 /// the line of `cursor`, which the stream writes on every poll, moved that line between the
-/// cores on every offer (measured at 2,400 ev/s to 1,000 streams, the S4 setup of docs/performance.md: p99
-/// 140 ms beside the cursor, 80 ms apart).
+/// cores on every offer (measured at 2,400 ev/s to 1,000 streams, the S4 setup of
+/// docs/performance.md: p99 140 ms beside the cursor, 80 ms apart).
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Backlog {
