@@ -21,6 +21,8 @@ pub mod lot;
 #[cfg(test)]
 mod properties;
 mod state;
+#[cfg(test)]
+mod testing;
 pub mod violation;
 
 pub use lot::{check_observed_at, CountReport, Lot, LotId, LotSettings};

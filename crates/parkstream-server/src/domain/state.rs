@@ -276,3 +276,96 @@ impl Txn<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::gate::GateEvent;
+    use super::super::testing::{add_contractor, add_lot, at, enter, gate_event};
+    use super::*;
+    use parkstream_protocol::events::GateEventKind;
+
+    /// Everything a rollback must restore, in a comparable form.
+    fn snapshot(state: &State) -> String {
+        let mut parts = vec![
+            format!("{:?}", sorted(state.lots.iter())),
+            format!("{:?}", sorted(state.contractors.iter())),
+            format!("{:?}", sorted(state.plates.iter())),
+            format!("{:?}", sorted(state.stays.iter())),
+            format!("{:?}", sorted(state.inside.iter())),
+            format!("{:?}", sorted(state.open_violations.iter())),
+            format!("answers {}", state.answers_kept()),
+        ];
+        let mut alerts: Vec<String> = state
+            .open_alerts
+            .values()
+            .map(|a| format!("{a:?}"))
+            .collect();
+        alerts.sort();
+        parts.extend(alerts);
+        parts.join("\n")
+    }
+
+    fn sorted<K: std::fmt::Debug, V: std::fmt::Debug>(
+        items: impl Iterator<Item = (K, V)>,
+    ) -> Vec<String> {
+        let mut all: Vec<String> = items.map(|(k, v)| format!("{k:?}={v:?}")).collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_rollback_restores_every_map_a_group_of_commands_changed() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 2, Some(0.5));
+        let acme = add_contractor(&mut state, "acme", Some((&lot, 1)), &["P1", "P2"], 100);
+        enter(&mut state, &lot, "P1", at(1));
+        let before = snapshot(&state);
+
+        let mut tx = state.begin();
+        let events = [
+            gate_event(&lot, GateEventKind::VehicleEntry, "P2"),
+            gate_event(&lot, GateEventKind::VehicleEntry, "X9"),
+            gate_event(&lot, GateEventKind::VehicleExit, "P1"),
+            GateEvent {
+                event_id: Some("e-1".into()),
+                ..gate_event(&lot, GateEventKind::VehicleEntry, "P3")
+            },
+        ];
+        tx.gate_events(&events, true, at(2)).unwrap();
+        tx.check_overstays(at(3));
+        assert!(!tx.changes().is_empty());
+        assert!(!tx.events().is_empty());
+        assert_ne!(
+            snapshot(tx.state()),
+            before,
+            "the commands changed the state"
+        );
+        tx.rollback();
+
+        assert_eq!(snapshot(&state), before);
+        assert_eq!(state.vehicles_inside(&acme, &lot), 1);
+    }
+
+    #[test]
+    fn a_row_changed_twice_in_a_group_is_stored_once_with_its_final_value() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        let mut tx = state.begin();
+        let events = [
+            gate_event(&lot, GateEventKind::VehicleEntry, "P1"),
+            gate_event(&lot, GateEventKind::VehicleEntry, "P2"),
+        ];
+        tx.gate_events(&events, true, at(1)).unwrap();
+        let lots: Vec<&Lot> = tx
+            .changes()
+            .iter()
+            .filter_map(|c| match c {
+                Change::Lot(lot) => Some(lot),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lots.len(), 1);
+        assert_eq!(lots[0].occupied, 2);
+        assert_eq!(tx.events().len(), 2, "every event is published");
+    }
+}
