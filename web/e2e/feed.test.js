@@ -15,7 +15,7 @@ describe('vehicle feed', { skip: browserSkip }, () => {
 
   before(async () => {
     server = await Server.start();
-    await server.putLot(LOT, 'Feed Lot', 50);
+    await server.putLot(LOT, 50, 'Feed Lot');
     browser = await launchBrowser();
   });
 
