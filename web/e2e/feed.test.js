@@ -48,4 +48,27 @@ describe('vehicle feed', { skip: browserSkip }, () => {
       assert.deepEqual(browser.pageErrors, [], 'no uncaught errors in the page');
     });
   });
+
+  test('Pause holds new rows back and counts them; Resume shows them', { timeout: 30_000 }, async () => {
+    await withDiagnostics({ browser, server }, async () => {
+      const page = await browser.open(server);
+      const rows = page.locator('[data-testid="feed-row"]');
+      const before = await rows.count();
+
+      await page.click('#feed-pause');
+      assert.equal(await page.getAttribute('#feed-pause', 'aria-pressed'), 'true');
+      assert.equal(await page.getAttribute('#feed', 'aria-live'), 'off', 'a paused feed is not read out');
+      await server.gate(LOT, 'vehicle_entry', 'KA01PA0001', 'north');
+      await server.gate(LOT, 'vehicle_entry', 'KA01PA0002', 'north');
+      await waitForText(page, '#feed-held', '2 new while paused');
+      assert.equal(await rows.count(), before, 'no row added while paused');
+
+      await page.click('#feed-pause');
+      await page.locator('[data-testid="feed-row"]', { hasText: 'KA01PA0002' }).waitFor({ state: 'visible', timeout: 5000 });
+      assert.equal(await rows.count(), before + 2);
+      assert.equal(await page.isHidden('#feed-held'), true, 'the count is gone');
+      assert.equal(await page.textContent('#feed-pause'), 'Pause');
+      assert.deepEqual(browser.pageErrors, [], 'no uncaught errors in the page');
+    });
+  });
 });

@@ -14,9 +14,9 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 
 import { chromium } from 'playwright-core';
 
-import { BIN, Server, makeTempDir, removeTempDir, waitForBinary } from '../../clients/js/test/server.js';
+import { BIN, Server, makeTempDir, mintToken, removeTempDir, waitForBinary } from '../../clients/js/test/server.js';
 
-export { BIN, Server, waitForBinary };
+export { BIN, Server, mintToken, waitForBinary };
 
 export const CHROMIUM = process.env.PARKSTREAM_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -80,8 +80,11 @@ export async function launchBrowser() {
     context,
     logs,
     pageErrors,
-    /** Opens the dashboard of `server` in a new page; waits until its stream is connected. */
-    async open(server, { name = `page${++pageCount}`, waitConnected = true } = {}) {
+    /**
+     * Opens the dashboard of `server` (at `path`, e.g. '/?token=...') in a new page; waits
+     * until its stream is connected unless told not to.
+     */
+    async open(server, { name = `page${++pageCount}`, waitConnected = true, path = '/' } = {}) {
       const page = await context.newPage();
       page.on('console', (msg) => logs.push(`[${name}] console.${msg.type()}: ${msg.text()}`));
       page.on('pageerror', (error) => {
@@ -92,7 +95,7 @@ export async function launchBrowser() {
         if (res.status() >= 400) logs.push(`[${name}] ${res.status()} ${res.request().method()} ${res.url()}`);
       });
       page.on('requestfailed', (req) => logs.push(`[${name}] request failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`));
-      await page.goto(`${server.base}/`, { waitUntil: 'load' });
+      await page.goto(`${server.base}${path}`, { waitUntil: 'load' });
       if (waitConnected) await waitForConnection(page, 'connected', 10_000);
       return page;
     },

@@ -7,13 +7,14 @@
 // server started here is killed, and every temporary directory made here removed, when the
 // test process exits, also on failure or interruption.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { constants as fsConstants, rmSync } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -153,6 +154,8 @@ export class Server {
     this.child = null;
     this.port = null;
     this.log = [];
+    /** A token the HTTP helpers below send (as `Authorization: Bearer`), for `--auth jwt`. */
+    this.token = null;
   }
 
   /** Starts a server with a fresh database in a temporary directory. */
@@ -268,9 +271,12 @@ export class Server {
 
   /** One request; a JSON body is sent as JSON. Returns status, headers, parsed body, text. */
   async request(method, urlPath, body) {
+    const headers = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     const response = await fetch(this.base + urlPath, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -321,6 +327,13 @@ export class Server {
 /** Starts a server with a fresh database (the same as `Server.start`). */
 export function startServer(options) {
   return Server.start(options);
+}
+
+/** A token for `role` that a server started with `--jwt-secret secret` accepts. */
+export async function mintToken(role, secret) {
+  await waitForBinary();
+  const { stdout } = await promisify(execFile)(BIN, ['token', '--role', role, '--jwt-secret', secret]);
+  return stdout.trim();
 }
 
 /** A local port with nothing listening on it. */
