@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::json::OneOrMany;
 use crate::domain::DomainError;
 use crate::error::ApiError;
+use crate::store::WriteError;
 
 /// Checks every item with `parse`; the first failure refuses the whole body, naming the
 /// item's index in a batch. Answers the items and whether they came as a batch.
@@ -40,7 +41,7 @@ pub async fn ingest<T, U, F>(
     apply: impl FnOnce(Vec<U>, bool) -> F,
 ) -> Result<Response, ApiError>
 where
-    F: std::future::Future<Output = Result<Vec<CapacityUpdate>, DomainError>>,
+    F: std::future::Future<Output = Result<Vec<CapacityUpdate>, WriteError>>,
 {
     let (items, batch) = parse_items(body, parse)?;
     if items.is_empty() {

@@ -33,7 +33,7 @@ use crate::hub::Hub;
 use crate::limits::PerIpLimits;
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
-use crate::store::{ListQuery, Store, Table};
+use crate::store::{ListQuery, Store, Table, WriteError};
 use crate::writer::Writer;
 
 /// Cheap handles to everything a handler needs.
@@ -178,11 +178,13 @@ async fn resolved_is_conflict<T>(
     app: &AppState,
     table: Table,
     id: &str,
-    result: Result<T, DomainError>,
+    result: Result<T, WriteError>,
 ) -> Result<Json<T>, ApiError> {
     match result {
         Ok(value) => Ok(Json(value)),
-        Err(DomainError::NotFound { .. }) if app.store.exists(table, id).await? => {
+        Err(WriteError::Refused(DomainError::NotFound { .. }))
+            if app.store.exists(table, id).await? =>
+        {
             Err(ApiError::Conflict(format!("{id} is already resolved")))
         }
         Err(err) => Err(err.into()),
@@ -214,15 +216,13 @@ fn visible_lots(principal: &Principal, app: &AppState) -> Option<Vec<String>> {
 ///
 /// # Errors
 /// 400 for an unknown status or a bad limit.
-fn list_query<S: serde::de::DeserializeOwned + serde::Serialize>(
+fn list_query<S: serde::de::DeserializeOwned>(
     principal: &Principal,
     params: &params::Params,
     statuses: &str,
 ) -> Result<ListQuery, ApiError> {
     Ok(ListQuery {
-        status: params
-            .wire_enum::<S>("status", statuses)?
-            .map(|status| crate::store::wire_name(&status)),
+        status: params.wire_name::<S>("status", statuses)?,
         lot: params.text("lot"),
         contractor: match &principal.contractor {
             Some(own) => Some(own.to_string()),
