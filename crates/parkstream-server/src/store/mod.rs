@@ -10,7 +10,6 @@ mod sqlite_commit;
 
 use std::str::FromStr;
 
-use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::{EventType, Timestamp};
 
 use sqlx::{Postgres, Sqlite};
@@ -217,23 +216,12 @@ impl Store {
         }
     }
 
-    /// Alerts matching `query`, newest first, read in one snapshot with the newest event id.
+    /// The alerts or violations (`table`) matching `query`, newest first, read in one snapshot
+    /// with the newest event id.
     ///
     /// # Errors
-    /// When the database cannot be read.
-    pub async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
-        self.list(Table::Alerts, query).await
-    }
-
-    /// Violations matching `query`, newest first, read in one snapshot with the newest event id.
-    ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub async fn violations(&self, query: &ListQuery) -> Result<Page<Violation>, StoreError> {
-        self.list(Table::Violations, query).await
-    }
-
-    async fn list<T: serde::de::DeserializeOwned>(
+    /// When the database cannot be read, or holds rows that do not decode as `T`.
+    pub async fn list<T: serde::de::DeserializeOwned>(
         &self,
         table: Table,
         query: &ListQuery,
