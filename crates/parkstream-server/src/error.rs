@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use parkstream_protocol::api::{ErrorBody, ErrorDetail};
 
 use crate::domain::DomainError;
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -150,7 +150,15 @@ impl From<DomainError> for ApiError {
                 message,
                 field: Some(field),
             },
-            DomainError::NotStored => ApiError::Unavailable {
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::Refused(err) => err.into(),
+            WriteError::NotStored => ApiError::Unavailable {
                 message: "the change was not stored; try again".into(),
                 retry_after_secs: Some(1),
             },

@@ -27,14 +27,14 @@ use crate::domain::gate::GateEvent;
 use crate::domain::{Change, CountReport, DomainError, LotId, LotSettings, State, Txn};
 use crate::hub::{Hub, PublishedEvent};
 use crate::read_model::ReadModel;
-use crate::store::{Batch, PostgresStore, Store, StoredEvent, WriteLock};
+use crate::store::{Batch, PostgresStore, Store, StoredEvent, WriteError, WriteLock};
 
 /// Most commands stored in one transaction.
 const MAX_GROUP: usize = 512;
 /// Trim stored history once this many events were added since the last trim.
 const TRIM_EVERY: u64 = 1_000;
 
-type Reply<T> = oneshot::Sender<Result<T, DomainError>>;
+type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
 
 /// What an operator does to an alert or a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,14 +106,14 @@ impl Command {
     /// Answers "not stored" without applying the command.
     fn refuse(self) {
         match self {
-            Command::PutLot { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            Command::PutLot { reply, .. } => drop(reply.send(Err(WriteError::NotStored))),
             Command::ReportCounts { reply, .. }
             | Command::ReportCameras { reply, .. }
-            | Command::Gate { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
-            Command::PutContractor { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
-            Command::ListContractors { reply } => drop(reply.send(Err(DomainError::NotStored))),
-            Command::Alert { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
-            Command::Violation { reply, .. } => drop(reply.send(Err(DomainError::NotStored))),
+            | Command::Gate { reply, .. } => drop(reply.send(Err(WriteError::NotStored))),
+            Command::PutContractor { reply, .. } => drop(reply.send(Err(WriteError::NotStored))),
+            Command::ListContractors { reply } => drop(reply.send(Err(WriteError::NotStored))),
+            Command::Alert { reply, .. } => drop(reply.send(Err(WriteError::NotStored))),
+            Command::Violation { reply, .. } => drop(reply.send(Err(WriteError::NotStored))),
             Command::Tick { .. } => {}
         }
     }
@@ -152,13 +152,13 @@ impl Writer {
         (Self { tx }, tokio::spawn(task.run()))
     }
 
-    async fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, DomainError> {
+    async fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
-            .map_err(|_| DomainError::NotStored)?;
-        answer.await.map_err(|_| DomainError::NotStored)?
+            .map_err(|_| WriteError::NotStored)?;
+        answer.await.map_err(|_| WriteError::NotStored)?
     }
 
     /// Creates or updates a lot: its view, and whether it was created.
@@ -169,7 +169,7 @@ impl Writer {
         &self,
         id: LotId,
         settings: LotSettings,
-    ) -> Result<(LotView, bool), DomainError> {
+    ) -> Result<(LotView, bool), WriteError> {
         self.send(|reply| Command::PutLot {
             id,
             settings,
@@ -186,7 +186,7 @@ impl Writer {
         &self,
         reports: Vec<CountReport>,
         batch: bool,
-    ) -> Result<Vec<CapacityUpdate>, DomainError> {
+    ) -> Result<Vec<CapacityUpdate>, WriteError> {
         self.send(|reply| Command::ReportCounts {
             reports,
             batch,
@@ -203,7 +203,7 @@ impl Writer {
         &self,
         reports: Vec<CameraReport>,
         batch: bool,
-    ) -> Result<Vec<CapacityUpdate>, DomainError> {
+    ) -> Result<Vec<CapacityUpdate>, WriteError> {
         self.send(|reply| Command::ReportCameras {
             reports,
             batch,
@@ -220,7 +220,7 @@ impl Writer {
         &self,
         events: Vec<GateEvent>,
         batch: bool,
-    ) -> Result<Vec<CapacityUpdate>, DomainError> {
+    ) -> Result<Vec<CapacityUpdate>, WriteError> {
         self.send(|reply| Command::Gate {
             events,
             batch,
@@ -238,7 +238,7 @@ impl Writer {
         &self,
         id: ContractorId,
         settings: ContractorSettings,
-    ) -> Result<(ContractorView, bool), DomainError> {
+    ) -> Result<(ContractorView, bool), WriteError> {
         self.send(|reply| Command::PutContractor {
             id,
             settings,
@@ -251,7 +251,7 @@ impl Writer {
     ///
     /// # Errors
     /// `NotStored` when the writer is gone.
-    pub async fn contractors(&self) -> Result<(Vec<ContractorView>, u64), DomainError> {
+    pub async fn contractors(&self) -> Result<(Vec<ContractorView>, u64), WriteError> {
         self.send(|reply| Command::ListContractors { reply }).await
     }
 
@@ -259,7 +259,7 @@ impl Writer {
     ///
     /// # Errors
     /// `NotFound` when no unresolved alert has the id, `Conflict` for an invalid transition.
-    pub async fn alert(&self, id: String, action: Action) -> Result<Alert, DomainError> {
+    pub async fn alert(&self, id: String, action: Action) -> Result<Alert, WriteError> {
         self.send(|reply| Command::Alert { id, action, reply })
             .await
     }
@@ -268,7 +268,7 @@ impl Writer {
     ///
     /// # Errors
     /// `NotFound` when no unresolved violation has the id, `Conflict` for an invalid transition.
-    pub async fn violation(&self, id: String, action: Action) -> Result<Violation, DomainError> {
+    pub async fn violation(&self, id: String, action: Action) -> Result<Violation, WriteError> {
         self.send(|reply| Command::Violation { id, action, reply })
             .await
     }
@@ -295,11 +295,11 @@ fn run<T: Send + 'static>(
             let _ = reply.send(if stored {
                 Ok(output)
             } else {
-                Err(DomainError::NotStored)
+                Err(WriteError::NotStored)
             });
         })),
         Err(err) => {
-            let _ = reply.send(Err(err));
+            let _ = reply.send(Err(err.into()));
             None
         }
     }

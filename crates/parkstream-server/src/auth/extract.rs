@@ -42,6 +42,12 @@ pub trait Requirement {
 pub mod need {
     use super::{Need, Requirement};
 
+    /// Current state, lists, the stream.
+    #[derive(Debug)]
+    pub struct Read;
+    /// Acknowledge and resolve.
+    #[derive(Debug)]
+    pub struct Operate;
     /// Counts and gate events.
     #[derive(Debug)]
     pub struct Ingest;
@@ -52,6 +58,12 @@ pub mod need {
     #[derive(Debug)]
     pub struct Scrape;
 
+    impl Requirement for Read {
+        const NEED: Need = Need::Read;
+    }
+    impl Requirement for Operate {
+        const NEED: Need = Need::Operate;
+    }
     impl Requirement for Ingest {
         const NEED: Need = Need::Ingest;
     }

@@ -43,10 +43,6 @@ pub enum DomainError {
     /// A gate event reuses an `eventId` already answered in its lot, with a different body.
     #[error("{message}")]
     IdempotencyConflict { field: String, message: String },
-    /// The change could not be stored (the database failed or the server is stopping);
-    /// nothing was applied.
-    #[error("the change was not stored")]
-    NotStored,
 }
 
 impl DomainError {

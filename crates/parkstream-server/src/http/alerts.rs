@@ -1,20 +1,19 @@
 //! `GET /api/alerts`, `POST /api/alerts/{id}/acknowledge`, `POST /api/alerts/{id}/resolve`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use parkstream_protocol::api::ErrorBody;
-use parkstream_protocol::events::Alert;
-use parkstream_protocol::events::AlertStatus;
+use parkstream_protocol::events::{Alert, AlertStatus};
 
-use super::lots::path_error;
+use super::operated;
 use super::params::Params;
-use super::{list_query, resolved_is_conflict, with_last_event_id, AppState};
-use crate::auth::{Need, Principal};
+use super::path::PathId;
+use super::responses::NotStored;
+use super::AppState;
+use crate::auth::{need, Allowed, Principal};
 use crate::error::ApiError;
-use crate::store::Table;
 use crate::writer::Action;
 
 pub fn router() -> Router<AppState> {
@@ -44,10 +43,7 @@ async fn list(
     State(app): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Read)?;
-    let query = list_query::<AlertStatus>(&principal, &params, "active, acknowledged, resolved")?;
-    let page = app.store.alerts(&query).await?;
-    Ok(with_last_event_id(page.last_event_id, Json(page.items)))
+    operated::list::<Alert>(&principal, &app, &params).await
 }
 
 #[utoipa::path(
@@ -56,21 +52,19 @@ async fn list(
     operation_id = "acknowledgeAlert",
     tag = "alerts",
     summary = "Acknowledge an alert",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The alert's id")),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Alert),
         (status = 404, description = "Unknown alert", body = ErrorBody),
         (status = 409, description = "Not in a state that can be acknowledged", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        NotStored
     )
 )]
 async fn acknowledge(
-    principal: Principal,
+    _allowed: Allowed<need::Operate>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<Json<Alert>, ApiError> {
-    principal.require(Need::Operate)?;
-    act(app, id, Action::Acknowledge).await
+    operated::act(&app, id, Action::Acknowledge).await
 }
 
 #[utoipa::path(
@@ -79,29 +73,17 @@ async fn acknowledge(
     operation_id = "resolveAlert",
     tag = "alerts",
     summary = "Resolve an alert",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The alert's id")),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Alert),
         (status = 404, description = "Unknown alert", body = ErrorBody),
         (status = 409, description = "Already resolved", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        NotStored
     )
 )]
 async fn resolve(
-    principal: Principal,
+    _allowed: Allowed<need::Operate>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<Json<Alert>, ApiError> {
-    principal.require(Need::Operate)?;
-    act(app, id, Action::Resolve).await
-}
-
-async fn act(
-    app: AppState,
-    id: Result<Path<String>, PathRejection>,
-    action: Action,
-) -> Result<Json<Alert>, ApiError> {
-    let Path(id) = id.map_err(path_error)?;
-    let result = app.writer.alert(id.clone(), action).await;
-    resolved_is_conflict(&app, Table::Alerts, &id, result).await
+    operated::act(&app, id, Action::Resolve).await
 }

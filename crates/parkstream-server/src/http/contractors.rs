@@ -1,17 +1,16 @@
 //! `GET /api/contractors`, `GET /api/contractors/{id}`, `PUT /api/contractors/{id}`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use parkstream_protocol::api::ContractorSpec;
 use parkstream_protocol::api::{ContractorView, ErrorBody};
 
 use super::json::ApiJson;
-use super::lots::path_error;
-use super::{with_last_event_id, AppState};
+use super::path::PathId;
+use super::responses::{BodyErrors, NotStored};
+use super::{created_or_updated, with_last_event_id, AppState};
 use crate::auth::{need, Allowed, Need, Principal};
 use crate::domain::contractor::{ContractorId, ContractorSettings};
 use crate::error::ApiError;
@@ -30,7 +29,7 @@ pub fn router() -> Router<AppState> {
     summary = "Every contractor",
     responses(
         (status = 200, body = Vec<ContractorView>, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        NotStored
     )
 )]
 async fn list(principal: Principal, State(app): State<AppState>) -> Result<Response, ApiError> {
@@ -45,20 +44,17 @@ async fn list(principal: Principal, State(app): State<AppState>) -> Result<Respo
     operation_id = "getContractor",
     tag = "contractors",
     summary = "One contractor",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The contractor's id")),
     responses(
         (status = 200, body = ContractorView, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
         (status = 404, description = "Unknown contractor", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        NotStored
     )
 )]
 async fn show(
-    principal: Principal,
+    _allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Administer)?;
-    let Path(id) = id.map_err(path_error)?;
     let (contractors, last_event_id) = app.writer.contractors().await?;
     let contractor = contractors
         .into_iter()
@@ -76,35 +72,26 @@ async fn show(
     operation_id = "putContractor",
     tag = "contractors",
     summary = "Create or replace a contractor",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The contractor's id")),
     request_body(content = ContractorSpec, description = "The contractor", example = json!({"name": "Acme", "allocations": [{"parkingLotId": "north", "allocatedCapacity": 10}], "plates": ["AB-123-CD"], "penaltyPerVehicle": 50})),
     responses(
         (status = 200, description = "Replaced", body = ContractorView),
         (status = 201, description = "Created", body = ContractorView),
         (status = 404, description = "An allocation names an unknown lot", body = ErrorBody),
         (status = 409, description = "A plate is registered to another contractor", body = ErrorBody),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
-        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        BodyErrors,
+        NotStored
     )
 )]
 /// Creates (201) or replaces (200) a contractor.
 async fn put(
     _allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
     ApiJson(spec): ApiJson<ContractorSpec>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(path_error)?;
     let id = ContractorId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = ContractorSettings::parse(spec)?;
-    let (view, created) = app.writer.put_contractor(id, settings).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view)).into_response())
+    Ok(created_or_updated(
+        app.writer.put_contractor(id, settings).await?,
+    ))
 }

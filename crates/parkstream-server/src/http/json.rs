@@ -8,6 +8,9 @@ use axum::http::header;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -154,6 +157,35 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
         }
 
         deserializer.deserialize_any(OneOrManyVisitor(PhantomData))
+    }
+}
+
+/// How the document names and describes one `Self` or an array of them, for [`OneOrMany`]'s
+/// schema.
+pub trait Batchable: ToSchema {
+    const ONE_OR_MANY: &'static str;
+    const DESCRIPTION: Option<&'static str> = None;
+}
+
+impl<T: Batchable> PartialSchema for OneOrMany<T> {
+    fn schema() -> RefOr<Schema> {
+        let item = || Ref::from_schema_name(T::name());
+        OneOfBuilder::new()
+            .item(item())
+            .item(ArrayBuilder::new().items(item()))
+            .description(T::DESCRIPTION)
+            .into()
+    }
+}
+
+impl<T: Batchable> ToSchema for OneOrMany<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        T::ONE_OR_MANY.into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into(), T::schema()));
+        T::schemas(schemas);
     }
 }
 

@@ -1,16 +1,16 @@
 //! `GET /api/lots`, `GET /api/lots/{id}`, `PUT /api/lots/{id}`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use parkstream_protocol::api::LotSpec;
 use parkstream_protocol::api::{ErrorBody, LotView};
 
 use super::json::ApiJson;
-use super::{visible_lots, with_last_event_id, AppState};
+use super::path::PathId;
+use super::responses::{BodyErrors, NotStored};
+use super::{created_or_updated, visible_lots, with_last_event_id, AppState};
 use crate::auth::{need, Allowed, Need, Principal};
 use crate::domain::{LotId, LotSettings};
 use crate::error::ApiError;
@@ -47,19 +47,17 @@ async fn list(principal: Principal, State(app): State<AppState>) -> Result<Respo
     operation_id = "getLot",
     tag = "lots",
     summary = "One lot's current state",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The lot's id")),
     responses(
         (status = 200, body = LotView, headers(("Last-Event-ID" = String, description = "The newest event id this state reflects: subscribe from it"))),
         (status = 404, description = "Unknown lot", body = ErrorBody)
     )
 )]
 async fn show(
-    principal: Principal,
+    allowed: Allowed<need::Read>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Read)?;
-    let Path(id) = id.map_err(path_error)?;
+    let principal = allowed.0;
     // A lot the token may not see is answered like one that does not exist.
     match app.read_model.lot(&id) {
         (Some(lot), last_event_id)
@@ -77,48 +75,29 @@ async fn show(
     operation_id = "putLot",
     tag = "lots",
     summary = "Create or update a lot",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The lot's id")),
     request_body(content = LotSpec, description = "The lot", example = json!({"name": "North garage", "totalSlots": 120, "warningThreshold": 0.9, "maxStaySeconds": 14400})),
     responses(
         (status = 200, description = "Updated", body = LotView),
         (status = 201, description = "Created", body = LotView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
-        (status = 422, description = "A value is missing, of the wrong type or out of range; `field` names it", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        BodyErrors,
+        NotStored
     )
 )]
 /// Creates (201) or updates (200) a lot. Its count is kept on update.
 async fn put(
     _allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
     ApiJson(spec): ApiJson<LotSpec>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(path_error)?;
     let id = LotId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = LotSettings::parse(spec)?;
-    let (view, created) = app.writer.put_lot(id, settings).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view)).into_response())
+    Ok(created_or_updated(app.writer.put_lot(id, settings).await?))
 }
 
 pub(super) fn lot_not_found(id: &str) -> ApiError {
     ApiError::NotFound {
         message: format!("lot {id:?} does not exist"),
         field: Some("id".into()),
-    }
-}
-
-pub(super) fn path_error(err: PathRejection) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_path",
-        message: err.body_text(),
-        field: None,
     }
 }

@@ -2,17 +2,18 @@
 
 mod alerts;
 mod assets;
-mod batch;
-mod capacity;
 mod contractors;
 mod health;
 mod history;
+mod ingest;
 mod json;
 mod lots;
 mod metrics;
-mod monitor;
 pub mod openapi;
+mod operated;
 mod params;
+mod path;
+mod responses;
 mod sse;
 mod violations;
 
@@ -22,18 +23,17 @@ use axum::extract::MatchedPath;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{Authenticator, Principal};
-use crate::domain::DomainError;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::limits::PerIpLimits;
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
-use crate::store::{ListQuery, Store, Table};
+use crate::store::Store;
 use crate::writer::Writer;
 
 /// Cheap handles to everything a handler needs.
@@ -75,8 +75,7 @@ pub struct ConnectionContext {
 pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue]) -> Router {
     let mut app = Router::new()
         .merge(lots::router())
-        .merge(capacity::router())
-        .merge(monitor::router())
+        .merge(ingest::router())
         .merge(contractors::router())
         .merge(alerts::router())
         .merge(violations::router())
@@ -171,22 +170,14 @@ fn with_last_event_id(last_event_id: u64, body: impl IntoResponse) -> Response {
     response
 }
 
-/// The answer to acknowledging or resolving an alert or violation. Only unresolved ones are
-/// in the writer's memory, so "not found" there means resolved (409) if the id was ever
-/// stored, and unknown (404) otherwise.
-async fn resolved_is_conflict<T>(
-    app: &AppState,
-    table: Table,
-    id: &str,
-    result: Result<T, DomainError>,
-) -> Result<Json<T>, ApiError> {
-    match result {
-        Ok(value) => Ok(Json(value)),
-        Err(DomainError::NotFound { .. }) if app.store.exists(table, id).await? => {
-            Err(ApiError::Conflict(format!("{id} is already resolved")))
-        }
-        Err(err) => Err(err.into()),
-    }
+/// The answer to a PUT: the resource's view, 201 if it was created and 200 if it was updated.
+fn created_or_updated<T: serde::Serialize>((view, created): (T, bool)) -> Response {
+    let status = if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (status, axum::Json(view)).into_response()
 }
 
 /// The lots whose state `principal` may see (`None`: every lot): its `lots` claim, and for
@@ -206,32 +197,4 @@ fn visible_lots(principal: &Principal, app: &AppState) -> Option<Vec<String>> {
             Some(lots)
         }
     }
-}
-
-/// The query of `GET /api/alerts` or `GET /api/violations`: `status` (one of `S`'s names,
-/// listed in `statuses` for the error), `lot`, `contractor`, `limit`. A contractor sees only
-/// its own; a `lots` claim narrows every list.
-///
-/// # Errors
-/// 400 for an unknown status or a bad limit.
-fn list_query<S: serde::de::DeserializeOwned + serde::Serialize>(
-    principal: &Principal,
-    params: &params::Params,
-    statuses: &str,
-) -> Result<ListQuery, ApiError> {
-    Ok(ListQuery {
-        status: params
-            .wire_enum::<S>("status", statuses)?
-            .map(|status| crate::store::wire_name(&status)),
-        lot: params.text("lot"),
-        contractor: match &principal.contractor {
-            Some(own) => Some(own.to_string()),
-            None => params.text("contractor"),
-        },
-        lots: principal
-            .lots
-            .as_ref()
-            .map(|lots| lots.iter().map(ToString::to_string).collect()),
-        limit: params.limit()?,
-    })
 }

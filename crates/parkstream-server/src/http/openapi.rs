@@ -3,104 +3,22 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use parkstream_protocol::api::{CapacityReport, GateReport, LotMonitorReport};
-use parkstream_protocol::events::CapacityUpdate;
-use serde::Serialize;
-use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{RefOr, Response};
+use utoipa::{Modify, OpenApi};
 
+use super::path::IdParameters;
+use super::responses::error_response as error_body;
 use super::AppState;
-
-/// The body of an ingest request: one report, or an array of them (a batch, all or nothing).
-/// These types only describe the document; the handlers parse with `OneOrMany`.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)] // only a schema
-pub enum CapacityBody {
-    One(CapacityReport),
-    Many(Vec<CapacityReport>),
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)] // only a schema
-pub enum LotMonitorBody {
-    One(LotMonitorReport),
-    Many(Vec<LotMonitorReport>),
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)] // only a schema
-pub enum GateBody {
-    One(GateReport),
-    Many(Vec<GateReport>),
-}
-
-/// The answer to an ingest request: the `capacity_update` data, an array for a batch.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)] // only a schema
-pub enum CapacityAnswer {
-    One(CapacityUpdate),
-    Many(Vec<CapacityUpdate>),
-}
-
-/// What the `data:` line of a stream event holds; the `event:` line says which. A schema
-/// only (`sse::dashboard` writes the stream). `anyOf` rather than `oneOf`: the payloads are
-/// open objects that can overlap (`ping` is `{timestamp}`), the event name tells them apart.
-#[derive(Debug)]
-pub struct StreamEvent;
-
-/// Each event name of the stream and the schema of its data.
-pub const STREAM_EVENTS: [(&str, &str); 6] = [
-    ("connected", "Connected"),
-    ("capacity_update", "CapacityUpdate"),
-    ("alert", "Alert"),
-    ("violation", "Violation"),
-    ("reset", "Reset"),
-    ("ping", "Ping"),
-];
-
-impl utoipa::PartialSchema for StreamEvent {
-    fn schema() -> RefOr<Schema> {
-        let names = STREAM_EVENTS
-            .iter()
-            .map(|(event, schema)| (event.to_string(), serde_json::Value::from(*schema)))
-            .collect::<serde_json::Map<_, _>>();
-        STREAM_EVENTS
-            .iter()
-            .fold(AnyOfBuilder::new(), |any, (_, schema)| {
-                any.item(Ref::from_schema_name(*schema))
-            })
-            .description(Some(
-                "The JSON in a stream event's `data:` line; `x-event-schemas` maps the event's name (its `event:` line) to its schema",
-            ))
-            .extensions(Some(
-                ExtensionsBuilder::new()
-                    .add("x-event-schemas", serde_json::Value::Object(names))
-                    .build(),
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for StreamEvent {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "StreamEvent".into()
-    }
-}
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    modifiers(&Security, &CommonErrors),
+    modifiers(&Security, &CommonErrors, &IdParameters),
     servers((url = "/", description = "The server that serves this document")),
     info(
         title = "parkstream",
@@ -111,9 +29,9 @@ impl ToSchema for StreamEvent {
         super::lots::show,
         super::lots::put,
         super::history::occupancy,
-        super::capacity::update,
-        super::monitor::lot,
-        super::monitor::gate,
+        super::ingest::update,
+        super::ingest::lot,
+        super::ingest::gate,
         super::contractors::list,
         super::contractors::show,
         super::contractors::put,
@@ -137,7 +55,7 @@ impl ToSchema for StreamEvent {
         parkstream_protocol::events::Reset,
         parkstream_protocol::events::Ping,
         parkstream_protocol::api::ErrorBody,
-        StreamEvent,
+        super::sse::StreamEvent,
     ))
 )]
 pub struct ApiDoc;
@@ -281,12 +199,7 @@ fn is_public(operation: &Operation) -> bool {
 }
 
 fn error_response(status: &str, description: &str) -> Response {
-    let mut response = ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("ErrorBody")))
-            .build(),
-    );
+    let mut response = error_body(description);
     if status == "429" {
         response = response.header(
             "Retry-After",

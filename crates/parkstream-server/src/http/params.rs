@@ -74,4 +74,18 @@ impl Params {
                 }),
         }
     }
+
+    /// An enum parameter's wire name (`status=pending`), checked to be one of the enum's.
+    ///
+    /// # Errors
+    /// As [`Params::wire_enum`].
+    pub fn wire_name<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .wire_enum::<T>(name, expected)?
+            .and_then(|_| self.text(name)))
+    }
 }

@@ -11,6 +11,10 @@ use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::events::{Connected, Reset};
 use parkstream_protocol::{sse, EventType, Timestamp};
 use rand::Rng;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::ToSchema;
 
 use super::params::Params;
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
@@ -35,7 +39,7 @@ pub fn router() -> Router<AppState> {
     summary = "The event stream (Server-Sent Events)",
     params(("lots" = Option<String>, Query, description = "Comma-separated lot ids"), ("types" = Option<String>, Query, description = "Comma-separated event types: capacity_update, alert, violation"), ("lastEventId" = Option<String>, Query, description = "Resume after this event id"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (wins over the query)")),
     responses(
-        (status = 200, description = "Server-Sent Events: a `retry:` line, `connected`, then replayed and live events. Each event's `event:` line names it and its `data:` line is one JSON object of the schema of that name: `connected` Connected, `capacity_update` CapacityUpdate, `alert` Alert, `violation` Violation, `reset` Reset, `ping` Ping. Replayable events carry an `id:` to resume from", content_type = "text/event-stream", body = super::openapi::StreamEvent),
+        (status = 200, description = "Server-Sent Events: a `retry:` line, `connected`, then replayed and live events. Each event's `event:` line names it and its `data:` line is one JSON object of the schema of that name: `connected` Connected, `capacity_update` CapacityUpdate, `alert` Alert, `violation` Violation, `reset` Reset, `ping` Ping. Replayable events carry an `id:` to resume from", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "Unknown event type, malformed lot id, or more lots than --max-filter-lots", body = ErrorBody),
         (status = 429, description = "Too many streams open from this address (Retry-After)", body = ErrorBody),
         (status = 503, description = "Too many open streams (Retry-After)", body = ErrorBody)
@@ -176,5 +180,50 @@ impl futures_util::Stream for PermittedStream {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         std::pin::Pin::new(&mut self.stream).poll_next(cx)
+    }
+}
+
+/// What the `data:` line of a stream event holds; the `event:` line says which. A schema
+/// only (`sse::dashboard` writes the stream). `anyOf` rather than `oneOf`: the payloads are
+/// open objects that can overlap (`ping` is `{timestamp}`), the event name tells them apart.
+#[derive(Debug)]
+pub struct StreamEvent;
+
+/// Each event name of the stream and the schema of its data.
+pub const STREAM_EVENTS: [(&str, &str); 6] = [
+    ("connected", "Connected"),
+    ("capacity_update", "CapacityUpdate"),
+    ("alert", "Alert"),
+    ("violation", "Violation"),
+    ("reset", "Reset"),
+    ("ping", "Ping"),
+];
+
+impl utoipa::PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let names = STREAM_EVENTS
+            .iter()
+            .map(|(event, schema)| (event.to_string(), serde_json::Value::from(*schema)))
+            .collect::<serde_json::Map<_, _>>();
+        STREAM_EVENTS
+            .iter()
+            .fold(AnyOfBuilder::new(), |any, (_, schema)| {
+                any.item(Ref::from_schema_name(*schema))
+            })
+            .description(Some(
+                "The JSON in a stream event's `data:` line; `x-event-schemas` maps the event's name (its `event:` line) to its schema",
+            ))
+            .extensions(Some(
+                ExtensionsBuilder::new()
+                    .add("x-event-schemas", serde_json::Value::Object(names))
+                    .build(),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StreamEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "StreamEvent".into()
     }
 }

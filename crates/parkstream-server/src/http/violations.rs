@@ -1,20 +1,19 @@
 //! `GET /api/violations`, `POST /api/violations/{id}/acknowledge`, `POST /api/violations/{id}/resolve`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use parkstream_protocol::api::ErrorBody;
-use parkstream_protocol::events::Violation;
-use parkstream_protocol::events::ViolationStatus;
+use parkstream_protocol::events::{Violation, ViolationStatus};
 
-use super::lots::path_error;
+use super::operated;
 use super::params::Params;
-use super::{list_query, resolved_is_conflict, with_last_event_id, AppState};
-use crate::auth::{Need, Principal};
+use super::path::PathId;
+use super::responses::NotStored;
+use super::AppState;
+use crate::auth::{need, Allowed, Principal};
 use crate::error::ApiError;
-use crate::store::Table;
 use crate::writer::Action;
 
 pub fn router() -> Router<AppState> {
@@ -44,11 +43,7 @@ async fn list(
     State(app): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    principal.require(Need::Read)?;
-    let query =
-        list_query::<ViolationStatus>(&principal, &params, "pending, acknowledged, resolved")?;
-    let page = app.store.violations(&query).await?;
-    Ok(with_last_event_id(page.last_event_id, Json(page.items)))
+    operated::list::<Violation>(&principal, &app, &params).await
 }
 
 #[utoipa::path(
@@ -57,21 +52,19 @@ async fn list(
     operation_id = "acknowledgeViolation",
     tag = "violations",
     summary = "Acknowledge a violation",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The violation's id")),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Violation),
         (status = 404, description = "Unknown violation", body = ErrorBody),
         (status = 409, description = "Not in a state that can be acknowledged", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        NotStored
     )
 )]
 async fn acknowledge(
-    principal: Principal,
+    _allowed: Allowed<need::Operate>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<Json<Violation>, ApiError> {
-    principal.require(Need::Operate)?;
-    act(app, id, Action::Acknowledge).await
+    operated::act(&app, id, Action::Acknowledge).await
 }
 
 #[utoipa::path(
@@ -80,29 +73,17 @@ async fn acknowledge(
     operation_id = "resolveViolation",
     tag = "violations",
     summary = "Resolve a violation",
-    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.:-]{1,128}$", description = "The violation's id")),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Violation),
         (status = 404, description = "Unknown violation", body = ErrorBody),
         (status = 409, description = "Already resolved", body = ErrorBody),
-        (status = 503, description = "Not stored (database unavailable); retry", body = ErrorBody)
+        NotStored
     )
 )]
 async fn resolve(
-    principal: Principal,
+    _allowed: Allowed<need::Operate>,
     State(app): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> Result<Json<Violation>, ApiError> {
-    principal.require(Need::Operate)?;
-    act(app, id, Action::Resolve).await
-}
-
-async fn act(
-    app: AppState,
-    id: Result<Path<String>, PathRejection>,
-    action: Action,
-) -> Result<Json<Violation>, ApiError> {
-    let Path(id) = id.map_err(path_error)?;
-    let result = app.writer.violation(id.clone(), action).await;
-    resolved_is_conflict(&app, Table::Violations, &id, result).await
+    operated::act(&app, id, Action::Resolve).await
 }

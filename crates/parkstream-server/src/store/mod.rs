@@ -10,11 +10,13 @@ mod sqlite_commit;
 
 use std::str::FromStr;
 
-use parkstream_protocol::events::{Alert, Violation};
 use parkstream_protocol::{EventType, Timestamp};
 
+use sqlx::{Postgres, Sqlite};
+
 use crate::domain::idempotency::Retention;
-use crate::domain::{Change, Loaded};
+use crate::domain::{Change, DomainError, Loaded};
+use sql::Backend;
 
 pub use postgres::{ClusterRow, PostgresStore, WriteLock};
 pub use sqlite::SqliteStore;
@@ -39,6 +41,17 @@ impl From<sqlx::Error> for StoreError {
             other => StoreError::Unavailable(Box::new(other)),
         }
     }
+}
+
+/// Why a write command failed: the rules refused it, or it was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Refused(#[from] DomainError),
+    /// The change could not be stored (the database failed or the server is stopping);
+    /// nothing was applied.
+    #[error("the change was not stored")]
+    NotStored,
 }
 
 /// A published event as stored: its id, what the stream's filters need, and its JSON data.
@@ -98,14 +111,6 @@ fn timestamp_of(value: &str) -> Result<Timestamp, StoreError> {
 pub enum Table {
     Alerts,
     Violations,
-}
-
-/// The wire name of a serde enum value (`"pending"`, `"capacity_breach"`).
-pub(crate) fn wire_name<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        other => unreachable!("not a unit enum: {other:?}"),
-    }
 }
 
 /// Which alerts or violations a list wants, newest first.
@@ -211,25 +216,19 @@ impl Store {
         }
     }
 
-    /// Alerts matching `query`, newest first, read in one snapshot with the newest event id.
+    /// The alerts or violations (`table`) matching `query`, newest first, read in one snapshot
+    /// with the newest event id.
     ///
     /// # Errors
-    /// When the database cannot be read.
-    pub async fn alerts(&self, query: &ListQuery) -> Result<Page<Alert>, StoreError> {
+    /// When the database cannot be read, or holds rows that do not decode as `T`.
+    pub async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        table: Table,
+        query: &ListQuery,
+    ) -> Result<Page<T>, StoreError> {
         match self {
-            Store::Sqlite(store) => store.alerts(query).await,
-            Store::Postgres(store) => store.alerts(query).await,
-        }
-    }
-
-    /// Violations matching `query`, newest first, read in one snapshot with the newest event id.
-    ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub async fn violations(&self, query: &ListQuery) -> Result<Page<Violation>, StoreError> {
-        match self {
-            Store::Sqlite(store) => store.violations(query).await,
-            Store::Postgres(store) => store.violations(query).await,
+            Store::Sqlite(store) => store.list(table, query).await,
+            Store::Postgres(store) => store.list(table, query).await,
         }
     }
 
@@ -239,8 +238,12 @@ impl Store {
     /// When the database cannot be read.
     pub async fn exists(&self, table: Table, id: &str) -> Result<bool, StoreError> {
         match self {
-            Store::Sqlite(store) => store.exists(table, id).await,
-            Store::Postgres(store) => store.exists(table, id).await,
+            Store::Sqlite(store) => {
+                Sqlite::exists(&mut *store.pool.acquire().await?, table, id).await
+            }
+            Store::Postgres(store) => {
+                Postgres::exists(&mut *store.pool.acquire().await?, table, id).await
+            }
         }
     }
 
@@ -251,8 +254,12 @@ impl Store {
     /// When the database cannot be read or written.
     pub async fn generated_secret(&self) -> Result<(String, bool), StoreError> {
         match self {
-            Store::Sqlite(store) => store.generated_secret().await,
-            Store::Postgres(store) => store.generated_secret().await,
+            Store::Sqlite(store) => {
+                Sqlite::generated_secret(&mut *store.pool.acquire().await?).await
+            }
+            Store::Postgres(store) => {
+                Postgres::generated_secret(&mut *store.pool.acquire().await?).await
+            }
         }
     }
 

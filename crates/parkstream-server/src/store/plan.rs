@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::{json_text, wire_name, Batch};
+use super::{json_text, Batch};
 use crate::domain::contractor::ContractorId;
 use crate::domain::Change;
 
@@ -281,6 +281,14 @@ fn change_statements(change: &Change, out: &mut Vec<Statement>) {
         )),
         // Planned by `statements`, after every other change.
         Change::ForgetGateAnswers { .. } => {}
+    }
+}
+
+/// The wire name of a serde enum value (`"pending"`, `"capacity_breach"`), as stored.
+fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => unreachable!("not a unit enum: {other:?}"),
     }
 }
 

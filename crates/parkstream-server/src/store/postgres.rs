@@ -5,34 +5,33 @@
 //! cluster's write lock (a session advisory lock), on which a writer reloads state when another
 //! instance wrote since, commits, and records what reached the Redis stream.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection, PgPool, Postgres, Row};
 
-use parkstream_protocol::events::{Alert, Violation};
-use parkstream_protocol::Timestamp;
+use super::sql::{Backend, NEWEST_EVENT_ID};
+use super::{Batch, ListQuery, Page, Snapshot, StoreError, StoredEvent, Table};
+use crate::domain::contractor::Contractor;
+use crate::domain::idempotency::Retention;
+use crate::domain::{Loaded, Lot};
 
-use super::{
-    json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot, StoreError,
-    StoredEvent, Table,
-};
-use crate::domain::alert::{AlertKey, AlertRecord};
-use crate::domain::camera::Camera;
-use crate::domain::contractor::{Contractor, ContractorId, Plate};
-use crate::domain::gate::Stay;
-use crate::domain::idempotency::{GateAnswer, Kept, Retention};
-use crate::domain::violation::ViolationRecord;
-use crate::domain::{Loaded, Lot, LotId, LotSettings};
+impl Backend for Postgres {
+    const ALERT_CONTRACTOR: &'static str = "(data::jsonb ->> 'contractorId')";
+    const INSERTION_ORDER: &'static str = "seq";
+
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
 
 /// The advisory lock every instance's writer takes around a group commit.
 const WRITE_LOCK: i64 = 0x7061_726b_0001;
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     options: std::sync::Arc<PgConnectOptions>,
 }
 
@@ -49,7 +48,7 @@ impl PostgresStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         // Event ids start from the creation time (ms × 1000) so that a client holding an id
         // from a wiped and re-created store gets `reset`, not a replay of unrelated events.
-        init_event_ids(&mut *pool.acquire().await?).await?;
+        Postgres::init_event_ids(&mut *pool.acquire().await?).await?;
         Ok(Self {
             pool,
             options: options.into(),
@@ -63,21 +62,16 @@ impl PostgresStore {
     ) -> Result<Snapshot, StoreError> {
         // One snapshot: other instances may be committing while this one starts.
         let mut tx = self.snapshot("").await?;
-        let (state, next_event_id) = load_state(&mut tx, answers).await?;
-        let events = load_history(&mut tx, history_size).await?;
+        let snapshot = Postgres::load_snapshot(&mut tx, history_size, answers).await?;
         tx.commit().await?;
-        Ok(Snapshot {
-            state,
-            events,
-            next_event_id,
-        })
+        Ok(snapshot)
     }
 
     /// The domain state and the id the next event gets, read in one snapshot.
     pub(crate) async fn load_state(&self, answers: Retention) -> Result<(Loaded, u64), StoreError> {
         // Not read-only: expired gate answers are deleted on the way.
         let mut tx = self.snapshot("").await?;
-        let loaded = load_state(&mut tx, answers).await?;
+        let loaded = Postgres::load_state(&mut tx, answers).await?;
         tx.commit().await?;
         Ok(loaded)
     }
@@ -101,13 +95,11 @@ impl PostgresStore {
     /// (what an instance's read model shows).
     pub(crate) async fn load_views(&self) -> Result<(Vec<Lot>, Vec<Contractor>, u64), StoreError> {
         let mut tx = self.snapshot("READ ONLY").await?;
-        let lots = load_lots(&mut tx).await?;
-        let contractors = load_contractors(&mut tx).await?;
-        let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
-            .fetch_one(&mut *tx)
-            .await?;
+        let lots = Postgres::load_lots(&mut tx).await?;
+        let contractors = Postgres::load_contractors(&mut tx).await?;
+        let newest = Postgres::newest_event_id(&mut tx).await?;
         tx.commit().await?;
-        Ok((lots, contractors, newest as u64))
+        Ok((lots, contractors, newest))
     }
 
     /// Stored events with ids in `after + 1 .. before`, oldest first.
@@ -116,17 +108,13 @@ impl PostgresStore {
         after: u64,
         before: u64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(
+        Postgres::events(
+            &mut *self.pool.acquire().await?,
             "SELECT id, type, lot_id, owner, data, created_at FROM events
              WHERE id > $1 AND id < $2 ORDER BY id",
+            &[after as i64, i64::try_from(before).unwrap_or(i64::MAX)],
         )
-        .bind(after as i64)
-        .bind(i64::try_from(before).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(event_of)
-        .collect()
+        .await
     }
 
     /// How to open a connection of one's own (for locks held by a session).
@@ -149,19 +137,17 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Runs a `SELECT data ...` and reads the newest event id in the same read transaction,
-    /// so the page and the id agree.
-    async fn page<T: serde::de::DeserializeOwned>(
+    /// The alerts or violations matching `query`, read in one snapshot with the newest
+    /// event id.
+    pub(super) async fn list<T: serde::de::DeserializeOwned>(
         &self,
-        mut select: QueryBuilder<'_, Postgres>,
+        table: Table,
+        query: &ListQuery,
     ) -> Result<Page<T>, StoreError> {
         let mut tx = self.snapshot("READ ONLY").await?;
-        let rows: Vec<PgRow> = select.build().fetch_all(&mut *tx).await?;
-        let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
-            .fetch_one(&mut *tx)
-            .await?;
+        let page = Postgres::read_page(&mut tx, Postgres::list_select(table, query)).await?;
         tx.commit().await?;
-        page_of(&rows, newest)
+        Ok(page)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
@@ -174,18 +160,12 @@ impl PostgresStore {
     }
 }
 
-super::sql::shared_sql!(Postgres, PgConnection, PgRow, PostgresStore);
-
-/// Alerts keep their contractor only in the JSON (most have none).
-const ALERT_CONTRACTOR: &str = "(data::jsonb ->> 'contractorId')";
-const INSERTION_ORDER: &str = "seq";
-
 /// Writes a batch in the caller's transaction and bumps the cluster's version.
 async fn write_batch_and_bump(
     conn: &mut PgConnection,
     batch: &Batch<'_>,
 ) -> Result<(), StoreError> {
-    write_batch(conn, batch).await?;
+    Postgres::write_batch(conn, batch).await?;
     sqlx::query("UPDATE cluster SET version = version + 1")
         .execute(&mut *conn)
         .await?;
@@ -277,16 +257,13 @@ impl WriteLock {
     pub async fn events_after(&mut self, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
         let result: Result<Vec<StoredEvent>, StoreError> = async {
             let conn = self.conn.as_mut().ok_or_else(not_held)?;
-            sqlx::query(
+            Postgres::events(
+                conn,
                 "SELECT id, type, lot_id, owner, data, created_at FROM events
                  WHERE id > $1 ORDER BY id",
+                &[after as i64],
             )
-            .bind(after as i64)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(event_of)
-            .collect::<Result<Vec<_>, _>>()
+            .await
         }
         .await;
         if result.is_err() {

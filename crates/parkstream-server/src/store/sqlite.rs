@@ -3,33 +3,25 @@
 //! The statements are shared with PostgreSQL (`sql.rs`, `plan.rs`); a file's commits run on a
 //! thread of their own (`sqlite_commit.rs`), reads on sqlx's pool.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
 
-use parkstream_protocol::events::{Alert, Violation};
-use parkstream_protocol::Timestamp;
-
+use super::sql::Backend;
 use super::sqlite_commit::CommitThread;
-use super::{
-    json_of, parse, timestamp_of, u32_of, Batch, ListQuery, Page, Snapshot, StoreError,
-    StoredEvent, Table,
-};
-use crate::domain::alert::{AlertKey, AlertRecord};
-use crate::domain::camera::Camera;
-use crate::domain::contractor::{Contractor, ContractorId, Plate};
-use crate::domain::gate::Stay;
-use crate::domain::idempotency::{GateAnswer, Kept, Retention};
-use crate::domain::violation::ViolationRecord;
-use crate::domain::{Loaded, Lot, LotId, LotSettings};
+use super::{Batch, ListQuery, Page, Snapshot, StoreError, Table};
+use crate::domain::idempotency::Retention;
 
-super::sql::shared_sql!(Sqlite, SqliteConnection, SqliteRow, SqliteStore);
+impl Backend for Sqlite {
+    const ALERT_CONTRACTOR: &'static str = "json_extract(data, '$.contractorId')";
+    const INSERTION_ORDER: &'static str = "rowid";
+
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
 
 /// Makes the database file readable by its owner only (it holds the generated JWT secret and
 /// every plate), creating it so if it does not exist. SQLite gives the `-wal` and `-shm` files
@@ -57,16 +49,12 @@ fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Alerts keep their contractor only in the JSON (most have none).
-const ALERT_CONTRACTOR: &str = "json_extract(data, '$.contractorId')";
-const INSERTION_ORDER: &str = "rowid";
-
 /// How long a connection waits for another's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     /// Where a file database's commits run; `None` for an in-memory database, which exists
     /// only inside the pool's one connection and so commits through it.
     commits: Option<CommitThread>,
@@ -94,7 +82,7 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         // Event ids start from the creation time (ms × 1000) so that a client holding an id
         // from a wiped and re-created store gets `reset`, not a replay of unrelated events.
-        init_event_ids(&mut *pool.acquire().await?).await?;
+        Sqlite::init_event_ids(&mut *pool.acquire().await?).await?;
         let commits = if in_memory {
             None
         } else {
@@ -110,14 +98,9 @@ impl SqliteStore {
     ) -> Result<Snapshot, StoreError> {
         // A write transaction (expired gate answers are deleted on the way), so one snapshot.
         let mut tx = self.pool.begin().await?;
-        let (state, next_event_id) = load_state(&mut tx, answers).await?;
-        let events = load_history(&mut tx, history_size).await?;
+        let snapshot = Sqlite::load_snapshot(&mut tx, history_size, answers).await?;
         tx.commit().await?;
-        Ok(Snapshot {
-            state,
-            events,
-            next_event_id,
-        })
+        Ok(snapshot)
     }
 
     pub(super) async fn commit_then(
@@ -131,25 +114,23 @@ impl SqliteStore {
                 .await;
         }
         let mut tx = self.pool.begin().await?;
-        write_batch(&mut tx, batch).await?;
+        Sqlite::write_batch(&mut tx, batch).await?;
         tx.commit().await?;
         stored();
         Ok(())
     }
 
-    /// Runs a `SELECT data ...` and reads the newest event id in the same read transaction,
-    /// so the page and the id agree.
-    async fn page<T: serde::de::DeserializeOwned>(
+    /// The alerts or violations matching `query`, read in one transaction with the newest
+    /// event id.
+    pub(super) async fn list<T: serde::de::DeserializeOwned>(
         &self,
-        mut select: QueryBuilder<'_, Sqlite>,
+        table: Table,
+        query: &ListQuery,
     ) -> Result<Page<T>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<SqliteRow> = select.build().fetch_all(&mut *tx).await?;
-        let newest: i64 = sqlx::query_scalar(NEWEST_EVENT_ID)
-            .fetch_one(&mut *tx)
-            .await?;
+        let page = Sqlite::read_page(&mut tx, Sqlite::list_select(table, query)).await?;
         tx.commit().await?;
-        page_of(&rows, newest)
+        Ok(page)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
