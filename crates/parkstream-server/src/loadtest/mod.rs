@@ -9,8 +9,11 @@
 //! parkstream with other servers; with a [`Watch`] it also reports the server's CPU and
 //! memory ([`usage`]), and [`idle`] measures memory per open stream.
 
+mod command;
 pub mod ingest;
 pub mod usage;
+
+pub use command::command;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
