@@ -1,13 +1,16 @@
 //! The client: where to connect, what to ask for, and the callbacks to run.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use parkstream_protocol::EventType;
 
 use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::connection::EventStream;
 use crate::error::ClientError;
-use crate::subscription::{Received, Subscription};
+use crate::listeners::{ListenerId, Listeners};
+use crate::subscription::Subscription;
+use crate::update::Received;
 
 /// The stream's path on the server.
 const STREAM_PATH: &str = "/api/sse/dashboard";
@@ -34,8 +37,8 @@ const STREAM_PATH: &str = "/api/sse/dashboard";
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) config: Arc<Config>,
-    pub(crate) listeners: Arc<Listeners>,
+    config: Arc<Config>,
+    listeners: Arc<Listeners>,
 }
 
 impl std::fmt::Debug for Client {
@@ -47,19 +50,11 @@ impl std::fmt::Debug for Client {
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct Config {
-    pub(crate) url: reqwest::Url,
-    pub(crate) access_token: Option<String>,
-    pub(crate) last_event_id: Option<String>,
-    pub(crate) backoff: Backoff,
-    pub(crate) http: reqwest::Client,
-}
-
 /// Builds a [`Client`].
 #[derive(Debug)]
 pub struct ClientBuilder {
     server: String,
+    path: String,
     lots: Vec<String>,
     types: Vec<EventType>,
     access_token: Option<String>,
@@ -69,6 +64,15 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// Where the stream is, resolved against the server URL as a link is: a path (the default
+    /// is `/api/sse/dashboard`; a proxy may move it), or a whole URL. The filters are added to
+    /// its query. For another SSE server, read it with [`Client::connect`].
+    #[must_use]
+    pub fn stream_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
     /// Only events about these lots (`lots=`).
     #[must_use]
     pub fn lots<I, S>(mut self, lots: I) -> Self
@@ -123,7 +127,7 @@ impl ClientBuilder {
             reason,
         };
         let base = reqwest::Url::parse(&self.server).map_err(|e| invalid(e.to_string()))?;
-        let mut url = base.join(STREAM_PATH).map_err(|e| invalid(e.to_string()))?;
+        let mut url = base.join(&self.path).map_err(|e| invalid(e.to_string()))?;
         {
             let mut query = url.query_pairs_mut();
             if !self.lots.is_empty() {
@@ -150,42 +154,12 @@ impl ClientBuilder {
     }
 }
 
-/// Identifies a callback, to remove it with [`Client::off`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ListenerId(u64);
-
-type Callback = Arc<dyn Fn(&Received) + Send + Sync>;
-
-#[derive(Default)]
-pub(crate) struct Listeners {
-    next: AtomicU64,
-    callbacks: Mutex<Vec<(ListenerId, EventType, Callback)>>,
-}
-
-impl Listeners {
-    /// Runs every callback registered for the event's type. They run outside the lock, so a
-    /// callback may call `on` or `off`.
-    pub(crate) fn dispatch(&self, received: &Received) {
-        let event_type = received.event.event_type();
-        let matching: Vec<Callback> = self
-            .callbacks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter(|(_, t, _)| *t == event_type)
-            .map(|(_, _, callback)| callback.clone())
-            .collect();
-        for callback in matching {
-            callback(received);
-        }
-    }
-}
-
 impl Client {
     /// Starts building a client of the server at `server` (`http://host:port`).
     pub fn builder(server: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             server: server.into(),
+            path: STREAM_PATH.to_owned(),
             lots: Vec::new(),
             types: Vec::new(),
             access_token: None,
@@ -204,7 +178,18 @@ impl Client {
     /// registered with [`on`](Self::on) run for each event too. Dropping the subscription
     /// closes the connection.
     pub fn subscribe(&self) -> Subscription {
-        Subscription::start(self.clone())
+        Subscription::start(self.config.clone(), self.listeners.clone())
+    }
+
+    /// Opens one connection to the stream and returns its SSE items as they arrive: no
+    /// reconnection, no typed parsing, no callbacks (see [`EventStream`]). Sends the
+    /// builder's `last_event_id`, when given, as `Last-Event-ID`.
+    ///
+    /// # Errors
+    /// [`ClientError::Rejected`] when the server refuses the stream,
+    /// [`ClientError::Disconnected`] when it cannot be reached or is overloaded.
+    pub async fn connect(&self) -> Result<EventStream, ClientError> {
+        EventStream::open(&self.config, self.config.last_event_id.as_deref()).await
     }
 
     /// Runs `callback` for every event of `event_type` received by this client's
@@ -214,25 +199,12 @@ impl Client {
         event_type: EventType,
         callback: impl Fn(&Received) + Send + Sync + 'static,
     ) -> ListenerId {
-        let id = ListenerId(self.listeners.next.fetch_add(1, Ordering::Relaxed));
-        self.listeners
-            .callbacks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id, event_type, Arc::new(callback)));
-        id
+        self.listeners.add(event_type, callback)
     }
 
     /// Removes a callback; false if it was not registered.
     pub fn off(&self, id: ListenerId) -> bool {
-        let mut callbacks = self
-            .listeners
-            .callbacks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let before = callbacks.len();
-        callbacks.retain(|(listener, _, _)| *listener != id);
-        callbacks.len() != before
+        self.listeners.remove(id)
     }
 }
 
@@ -254,5 +226,20 @@ mod tests {
         let plain = Client::builder("http://h:1").build().unwrap();
         assert_eq!(plain.url(), "http://h:1/api/sse/dashboard");
         assert!(Client::builder("not a url").build().is_err());
+    }
+
+    #[test]
+    fn the_stream_path_is_resolved_against_the_server_and_keeps_the_filters() {
+        let proxied = Client::builder("https://h/")
+            .stream_path("/parking/stream?v=1")
+            .lots(["a"])
+            .build()
+            .unwrap();
+        assert_eq!(proxied.url(), "https://h/parking/stream?v=1&lots=a");
+        let other = Client::builder("http://h:1")
+            .stream_path("http://other:2/events")
+            .build()
+            .unwrap();
+        assert_eq!(other.url(), "http://other:2/events");
     }
 }

@@ -12,6 +12,11 @@ pub enum ClientError {
     /// help. `body` is its error answer.
     #[error("the server refused the stream with {status}: {body}")]
     Rejected { status: u16, body: String },
+    /// The connection could not be made, the server was overloaded (5xx, 429, 408), or the
+    /// connection broke. A [`Subscription`](crate::Subscription) retries; an
+    /// [`EventStream`](crate::EventStream) does not.
+    #[error("{0}")]
+    Disconnected(String),
     /// Every reconnection attempt failed.
     #[error("gave up after {attempts} attempts over {waited:?}; last error: {last_error}")]
     GaveUp {

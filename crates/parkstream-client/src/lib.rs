@@ -29,13 +29,23 @@
 //!   with exponential backoff (2, 4, 8, 16, 32 s by default, with jitter; the server's
 //!   `retry:` as the base unless one is configured), resuming with `Last-Event-ID`. After the
 //!   last attempt it yields [`ClientError::GaveUp`] and ends.
+//! - [`EventStream`]: one connection's raw SSE items, without reconnection or typed parsing
+//!   ([`Client::connect`]): what a subscription is built on, and what tools that count or time
+//!   events (a load generator) use, against parkstream or another SSE server.
 
 mod backoff;
 mod client;
+mod config;
+mod connection;
 mod error;
+mod listeners;
 mod subscription;
+mod update;
 
 pub use backoff::Backoff;
-pub use client::{Client, ClientBuilder, ListenerId};
+pub use client::{Client, ClientBuilder};
+pub use connection::EventStream;
 pub use error::ClientError;
-pub use subscription::{Received, Subscription, Update};
+pub use listeners::ListenerId;
+pub use subscription::Subscription;
+pub use update::{Received, Update};

@@ -7,35 +7,16 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use parkstream_protocol::events::Event;
-use parkstream_protocol::sse::{SseItem, SseParser};
+use parkstream_protocol::sse::SseItem;
 use parkstream_protocol::EventType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::client::Client;
+use crate::config::Config;
+use crate::connection::EventStream;
 use crate::error::ClientError;
-
-/// An event and the id it carried (domain events only; `connected`, `reset` and `ping`
-/// carry none).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Received {
-    pub id: Option<String>,
-    pub event: Event,
-}
-
-/// What a subscription yields.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update {
-    /// An event from the server. A [`Event::Reset`] means events were missed: reload the
-    /// state over REST.
-    Event(Received),
-    /// The connection was lost (or could not be made); the next attempt comes after `delay`.
-    Reconnecting {
-        attempt: u32,
-        delay: Duration,
-        error: String,
-    },
-}
+use crate::listeners::Listeners;
+use crate::update::{Received, Update};
 
 /// A `Stream` of [`Update`]s that reconnects by itself; after the last failed attempt it
 /// yields [`ClientError::GaveUp`] (or [`ClientError::Rejected`] at once for a refusal that
@@ -73,10 +54,16 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn start(client: Client) -> Self {
+    pub(crate) fn start(config: Arc<Config>, listeners: Arc<Listeners>) -> Self {
         let (tx, rx) = mpsc::channel(256);
-        let last_event_id = Arc::new(Mutex::new(client.config.last_event_id.clone()));
-        let task = tokio::spawn(run(client, tx, last_event_id.clone()));
+        let last_event_id = Arc::new(Mutex::new(config.last_event_id.clone()));
+        let task = Task {
+            config,
+            listeners,
+            tx,
+            last_event_id: last_event_id.clone(),
+        };
+        let task = tokio::spawn(task.run());
         Self {
             rx,
             task,
@@ -122,115 +109,80 @@ enum Ended {
 
 type Sender = mpsc::Sender<Result<Update, ClientError>>;
 
-async fn run(client: Client, tx: Sender, last_event_id: Arc<Mutex<Option<String>>>) {
-    let backoff = &client.config.backoff;
-    let mut attempt = 0u32;
-    let mut server_retry = None;
-    let mut waited = Duration::ZERO;
-    loop {
-        let ended = connect(
-            &client,
-            &tx,
-            &last_event_id,
-            &mut server_retry,
-            &mut attempt,
-        )
-        .await;
-        let error = match ended {
-            Ended::Unwanted => return,
-            Ended::Rejected(err) => {
-                let _ = tx.send(Err(err)).await;
-                return;
-            }
-            Ended::Lost(error) => error,
-        };
-        if attempt == 0 {
-            waited = Duration::ZERO;
-        }
-        attempt += 1;
-        if attempt > backoff.max_attempts {
-            let gave_up = ClientError::GaveUp {
-                attempts: attempt - 1,
-                waited,
-                last_error: error,
-            };
-            let _ = tx.send(Err(gave_up)).await;
-            return;
-        }
-        let delay = backoff.delay(attempt, server_retry);
-        let update = Update::Reconnecting {
-            attempt,
-            delay,
-            error,
-        };
-        if tx.send(Ok(update)).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(delay).await;
-        waited += delay;
-    }
+/// What the connection task works with.
+struct Task {
+    config: Arc<Config>,
+    listeners: Arc<Listeners>,
+    tx: Sender,
+    last_event_id: Arc<Mutex<Option<String>>>,
 }
 
-/// One connection: requests the stream (resuming from the last id) and forwards its events
-/// until it ends.
-async fn connect(
-    client: &Client,
-    tx: &Sender,
-    last_event_id: &Mutex<Option<String>>,
-    server_retry: &mut Option<Duration>,
-    attempt: &mut u32,
-) -> Ended {
-    let config = &client.config;
-    let mut request = config
-        .http
-        .get(config.url.clone())
-        .header(reqwest::header::ACCEPT, "text/event-stream");
-    let resume = last_event_id
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    if let Some(id) = resume {
-        request = request.header("Last-Event-ID", id);
-    }
-    if let Some(token) = &config.access_token {
-        request = request.bearer_auth(token);
-    }
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(err) => return Ended::Lost(err.to_string()),
-    };
-    let status = response.status();
-    if !status.is_success() {
-        // A refusal of the request itself will not change by retrying; overload will.
-        let retryable = status.is_server_error()
-            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-            || status == reqwest::StatusCode::REQUEST_TIMEOUT;
-        if retryable {
-            return Ended::Lost(format!("HTTP {status}"));
+impl Task {
+    /// Connects, and reconnects on the backoff schedule, until nobody listens, the server
+    /// refuses, or the attempts run out.
+    async fn run(self) {
+        let backoff = &self.config.backoff;
+        let mut attempt = 0u32;
+        let mut server_retry = None;
+        let mut waited = Duration::ZERO;
+        loop {
+            let ended = self.connect(&mut server_retry, &mut attempt).await;
+            let error = match ended {
+                Ended::Unwanted => return,
+                Ended::Rejected(err) => {
+                    let _ = self.tx.send(Err(err)).await;
+                    return;
+                }
+                Ended::Lost(error) => error,
+            };
+            if attempt == 0 {
+                waited = Duration::ZERO;
+            }
+            attempt += 1;
+            if attempt > backoff.max_attempts {
+                let gave_up = ClientError::GaveUp {
+                    attempts: attempt - 1,
+                    waited,
+                    last_error: error,
+                };
+                let _ = self.tx.send(Err(gave_up)).await;
+                return;
+            }
+            let delay = backoff.delay(attempt, server_retry);
+            let update = Update::Reconnecting {
+                attempt,
+                delay,
+                error,
+            };
+            if self.tx.send(Ok(update)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(delay).await;
+            waited += delay;
         }
-        let body = response.text().await.unwrap_or_default();
-        return Ended::Rejected(ClientError::Rejected {
-            status: status.as_u16(),
-            body,
-        });
     }
 
-    let mut parser = SseParser::new();
-    let mut items = Vec::new();
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(err) => return Ended::Lost(err.to_string()),
+    /// One connection: requests the stream (resuming from the last id) and forwards its
+    /// events until it ends.
+    async fn connect(&self, server_retry: &mut Option<Duration>, attempt: &mut u32) -> Ended {
+        let resume = self
+            .last_event_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut events = match EventStream::open(&self.config, resume.as_deref()).await {
+            Ok(events) => events,
+            Err(err @ ClientError::Rejected { .. }) => return Ended::Rejected(err),
+            Err(err) => return Ended::Lost(lost(err)),
         };
-        parser.feed(&chunk, &mut items);
-        for item in items.drain(..) {
+        while let Some(item) = events.next().await {
             let sse = match item {
-                SseItem::Retry(millis) => {
+                Ok(SseItem::Retry(millis)) => {
                     *server_retry = Some(Duration::from_millis(millis));
                     continue;
                 }
-                SseItem::Event(sse) => sse,
+                Ok(SseItem::Event(sse)) => sse,
+                Err(err) => return Ended::Lost(lost(err)),
             };
             // Unknown event types (a newer server) and data that does not parse are skipped.
             let Ok(event_type) = sse.event.parse::<EventType>() else {
@@ -245,17 +197,25 @@ async fn connect(
                 None
             };
             if let Some(id) = &id {
-                *last_event_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+                *self.last_event_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
             }
             if event_type == EventType::Connected {
                 *attempt = 0;
             }
             let received = Received { id, event };
-            client.listeners.dispatch(&received);
-            if tx.send(Ok(Update::Event(received))).await.is_err() {
+            self.listeners.dispatch(&received);
+            if self.tx.send(Ok(Update::Event(received))).await.is_err() {
                 return Ended::Unwanted;
             }
         }
+        Ended::Lost("the server closed the stream".into())
     }
-    Ended::Lost("the server closed the stream".into())
+}
+
+/// Why a connection was lost, as [`Update::Reconnecting`] tells it.
+fn lost(err: ClientError) -> String {
+    match err {
+        ClientError::Disconnected(reason) => reason,
+        other => other.to_string(),
+    }
 }

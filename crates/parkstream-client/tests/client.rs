@@ -1,5 +1,6 @@
 //! The client against the real server on a real port: every event type, filters, callbacks,
-//! restart and resume, the backoff schedule, giving up, reset, refusal.
+//! restart and resume, the backoff schedule, giving up, reset, refusal; and one raw
+//! connection (`Client::connect`).
 //!
 //! Run with `cargo test -p parkstream-client`.
 
@@ -8,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use parkstream_client::{Backoff, Client, ClientError, Received, Subscription, Update};
+use parkstream_client::{
+    Backoff, Client, ClientError, EventStream, Received, Subscription, Update,
+};
 use parkstream_protocol::events::Event;
+use parkstream_protocol::sse::{SseEvent, SseItem};
 use parkstream_protocol::EventType;
 use parkstream_server::config::{AuthMode, ServeSettings};
 use serde_json::{json, Value};
@@ -353,4 +357,77 @@ async fn a_refused_stream_is_a_terminal_error_not_a_retry() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(sub.next().await.is_none());
+}
+
+/// The next SSE event of a raw connection that is not a ping (`retry:` fields skipped).
+async fn next_raw(events: &mut EventStream) -> SseEvent {
+    loop {
+        let item = tokio::time::timeout(PATIENCE, events.next())
+            .await
+            .expect("an item in time")
+            .expect("the stream is open")
+            .expect("no error");
+        match item {
+            SseItem::Event(event) if event.event != "ping" => return event,
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_raw_connection_yields_the_frames_and_resumes_after_the_given_id() {
+    let server = Server::start().await;
+    server.lot("a", 10).await;
+    let builder = || {
+        Client::builder(server.base())
+            .lots(["a"])
+            .types([EventType::CapacityUpdate])
+    };
+    let mut events = builder().build().unwrap().connect().await.unwrap();
+    assert_eq!(next_raw(&mut events).await.event, "connected");
+    server.count("a", 1).await;
+    server.count("a", 2).await;
+    let first = next_raw(&mut events).await;
+    let second = next_raw(&mut events).await;
+    assert_eq!(first.event, "capacity_update");
+    assert!(first.data.contains(r#""occupied":1"#), "{}", first.data);
+    assert!(second.data.contains(r#""occupied":2"#), "{}", second.data);
+    drop(events);
+
+    // `Last-Event-ID`: the server replays what came after it.
+    let resumed = builder()
+        .last_event_id(first.id.clone().expect("an id"))
+        .build()
+        .unwrap();
+    let mut events = resumed.connect().await.unwrap();
+    assert_eq!(next_raw(&mut events).await.event, "connected");
+    let replayed = next_raw(&mut events).await;
+    assert_eq!((replayed.id, replayed.data), (second.id, second.data));
+}
+
+#[tokio::test]
+async fn a_raw_connection_is_refused_or_lost_once_without_retrying() {
+    let server = Server::start().await;
+    let refused = Client::builder(server.base())
+        .lots(["not a lot id"])
+        .build()
+        .unwrap();
+    match refused.connect().await {
+        Err(ClientError::Rejected { status: 400, body }) => assert!(body.contains("lots")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Nothing listens on a port just released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = Client::builder(format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        nowhere.connect().await,
+        Err(ClientError::Disconnected(_))
+    ));
 }

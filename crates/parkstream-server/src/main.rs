@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use parkstream_server::auth;
 use parkstream_server::config::{Cli, Command, LogFormat};
-use parkstream_server::loadtest::{self, LoadtestOptions};
+use parkstream_server::loadtest;
 use parkstream_server::simulate::{self, SimulateOptions};
 use parkstream_server::telemetry;
 use tokio_util::sync::CancellationToken;
@@ -49,97 +49,9 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Loadtest(settings) if settings.ingest => {
-            telemetry::init(LogFormat::Text);
-            let options = loadtest::ingest::IngestOptions {
-                // Present: --ingest conflicts with --sub-url, without which --url is required.
-                url: settings.url.unwrap_or_default(),
-                clients: settings.clients,
-                lots: settings.lots,
-                batch: settings.batch,
-                publishers: settings.publishers,
-                duration: settings.duration,
-                token: settings.token.map(|t| t.expose().to_owned()),
-            };
-            let report = loadtest::ingest::run(options).await?;
-            let r = &report.request_ms;
-            println!(
-                "{} gate events stored in batches of {} ({:.0}/s), {} requests refused; request p50 {:.1} ms, p99 {:.1} ms",
-                report.stored, report.batch, report.stored_per_second, report.refused, r.p50, r.p99
-            );
-            println!(
-                "{} dashboards over {} lots: {} of {} deliveries, {} lost, {} duplicates",
-                report.clients,
-                report.lots,
-                report.delivered,
-                report.expected,
-                report.lost,
-                report.duplicates
-            );
-            println!("{}", serde_json::to_string(&report)?);
-            anyhow::ensure!(
-                report.lost == 0 && report.duplicates == 0,
-                "events were lost or duplicated"
-            );
-            Ok(())
-        }
         Command::Loadtest(settings) => {
             telemetry::init(LogFormat::Text);
-            let generic = settings.sub_url.map(|sub_url| loadtest::GenericTarget {
-                sub_url,
-                pub_url: settings.pub_url.unwrap_or_default(),
-                body: settings.body,
-                seq_prefix: settings.seq_regex,
-            });
-            let server = settings.server_pid.map(|pid| loadtest::Watch {
-                pid,
-                tree: settings.server_tree,
-            });
-            let options = LoadtestOptions {
-                url: settings.url.unwrap_or_default(),
-                clients: settings.clients,
-                rate: settings.rate,
-                duration: settings.duration,
-                token: settings.token.map(|t| t.expose().to_owned()),
-                generic,
-                pub_conns: settings.pub_conns,
-                server,
-            };
-            if let (true, Some(watch)) = (settings.idle, server) {
-                let report = loadtest::idle(options, watch).await?;
-                println!(
-                    "{} idle streams: server {:.1} MiB before, {:.1} MiB with them open, {:.1} KiB per stream",
-                    report.clients,
-                    report.server_rss_before_mib,
-                    report.server_rss_open_mib,
-                    report.kib_per_stream
-                );
-                println!("{}", serde_json::to_string(&report)?);
-                return Ok(());
-            }
-            let report = loadtest::run(options).await?;
-            let l = &report.latency_ms;
-            println!(
-                "{} clients, {} events: {} of {} delivered, {} lost, {} duplicates, {} out of order",
-                report.clients, report.published, report.delivered, report.expected,
-                report.lost, report.duplicates, report.out_of_order
-            );
-            println!(
-                "latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} deliveries/s",
-                l.p50, l.p90, l.p99, l.max, report.deliveries_per_second
-            );
-            if let Some(server) = &report.server {
-                println!(
-                    "server {:.0}% of a core, {:.1} MiB resident; load generator {:.0}% of a core",
-                    server.cpu_percent, server.rss_mib, report.loadgen.cpu_percent
-                );
-            }
-            println!("{}", serde_json::to_string(&report)?);
-            anyhow::ensure!(
-                report.lost == 0 && report.duplicates == 0,
-                "events were lost or duplicated"
-            );
-            Ok(())
+            loadtest::command(settings).await
         }
         Command::Simulate(settings) => {
             telemetry::init(LogFormat::Text);

@@ -2,22 +2,27 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
-use super::{Need, Principal};
+use super::{Authenticator, Need, Principal};
 use crate::error::ApiError;
-use crate::http::AppState;
 
 /// The cookie the dashboard stores its token in.
 pub const TOKEN_COOKIE: &str = "parkstream_token";
 
-impl FromRequestParts<AppState> for Principal {
+/// Any router state that holds an [`Authenticator`] can authenticate its requests.
+impl<S> FromRequestParts<S> for Principal
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        if matches!(app.auth, super::Authenticator::Disabled) {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Authenticator::from_ref(state);
+        if matches!(auth, Authenticator::Disabled) {
             return Ok(Principal::unrestricted());
         }
         let token = bearer(parts)
@@ -29,7 +34,7 @@ impl FromRequestParts<AppState> for Principal {
                         .into(),
                 )
             })?;
-        app.auth.verify(&token)
+        auth.verify(&token)
     }
 }
 
@@ -81,11 +86,16 @@ pub mod need {
 #[derive(Debug)]
 pub struct Allowed<R>(pub Principal, PhantomData<R>);
 
-impl<R: Requirement> FromRequestParts<AppState> for Allowed<R> {
+impl<R, S> FromRequestParts<S> for Allowed<R>
+where
+    R: Requirement,
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let principal = Principal::from_request_parts(parts, app).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
         principal.require(R::NEED)?;
         Ok(Self(principal, PhantomData))
     }

@@ -61,6 +61,13 @@ pub struct AppState {
     pub redis_health: Option<crate::cluster::stream::Health>,
 }
 
+/// What the authentication extractors take from the state.
+impl axum::extract::FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
 /// Per-connection context the server attaches to each request.
 #[derive(Debug, Clone)]
 pub struct ConnectionContext {

@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use futures_util::StreamExt;
-use parkstream_protocol::sse::{SseItem, SseParser};
+use parkstream_client::{Client, EventStream};
+use parkstream_protocol::sse::SseItem;
+use parkstream_protocol::EventType;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -88,21 +91,23 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
     let mut clients = Vec::with_capacity(options.clients);
     let stop = tokio_util::sync::CancellationToken::new();
     for index in 0..options.clients {
-        let url = format!(
-            "{base}/api/sse/dashboard?lots={}&types=capacity_update",
-            lot(index % lots)
-        );
-        // A connection each, as browsers open streams.
-        let response = authorized(reqwest::Client::new().get(url)).send().await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "opening a stream: {}",
-            response.status()
-        );
+        // A client, and so a connection, each, as browsers open streams.
+        let client = Client::builder(&base)
+            .lots([lot(index % lots)])
+            .types([EventType::CapacityUpdate]);
+        let client = match &options.token {
+            Some(token) => client.access_token(token),
+            None => client,
+        };
+        let events = client
+            .build()?
+            .connect()
+            .await
+            .context("opening a stream")?;
         let delivered = Arc::new(AtomicU64::new(0));
         let duplicates = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(watch(
-            response,
+            events,
             delivered.clone(),
             duplicates.clone(),
             stop.clone(),
@@ -237,40 +242,34 @@ struct Watcher {
 /// Counts a stream's capacity updates until `stop`; an id not above the last one seen is a
 /// duplicate (ids strictly increase on a stream).
 async fn watch(
-    response: reqwest::Response,
+    mut events: EventStream,
     delivered: Arc<AtomicU64>,
     duplicates: Arc<AtomicU64>,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let mut parser = SseParser::new();
-    let mut items = Vec::new();
-    let mut body = response.bytes_stream();
     let mut last_id = 0u64;
     loop {
-        let chunk = tokio::select! {
+        let item = tokio::select! {
             () = stop.cancelled() => return,
-            chunk = body.next() => chunk,
+            item = events.next() => item,
         };
-        let Some(Ok(chunk)) = chunk else { return };
-        parser.feed(&chunk, &mut items);
-        for item in items.drain(..) {
-            let SseItem::Event(event) = item else {
-                continue;
-            };
-            if event.event != "capacity_update" {
-                continue;
-            }
-            let id = event
-                .id
-                .as_deref()
-                .and_then(|id| id.parse().ok())
-                .unwrap_or(0);
-            if id <= last_id {
-                duplicates.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            last_id = id;
-            delivered.fetch_add(1, Ordering::Relaxed);
+        let Some(Ok(item)) = item else { return };
+        let SseItem::Event(event) = item else {
+            continue;
+        };
+        if event.event != "capacity_update" {
+            continue;
         }
+        let id = event
+            .id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(0);
+        if id <= last_id {
+            duplicates.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        last_id = id;
+        delivered.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -9,15 +9,21 @@
 //! parkstream with other servers; with a [`Watch`] it also reports the server's CPU and
 //! memory ([`usage`]), and [`idle`] measures memory per open stream.
 
+mod command;
 pub mod ingest;
 pub mod usage;
+
+pub use command::command;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use futures_util::StreamExt;
-use parkstream_protocol::sse::{SseItem, SseParser};
+use parkstream_client::{Client, EventStream};
+use parkstream_protocol::sse::SseItem;
+use parkstream_protocol::EventType;
 use serde::Serialize;
 use serde_json::json;
 
@@ -115,7 +121,7 @@ const LOT: &str = "loadtest";
 
 /// Where streams are opened and events published, and how an event's number is found.
 struct Endpoints {
-    stream: String,
+    stream: Client,
     publish: String,
     body: String,
     seq_prefix: String,
@@ -134,7 +140,11 @@ impl Endpoints {
 async fn prepare(options: &LoadtestOptions, http: &reqwest::Client) -> anyhow::Result<Endpoints> {
     if let Some(generic) = &options.generic {
         return Ok(Endpoints {
-            stream: generic.sub_url.clone(),
+            stream: stream_client(
+                Client::builder(&generic.sub_url).stream_path(&generic.sub_url),
+                options,
+                http,
+            )?,
             publish: generic.pub_url.clone(),
             body: generic.body.clone(),
             seq_prefix: generic.seq_prefix.clone(),
@@ -152,7 +162,13 @@ async fn prepare(options: &LoadtestOptions, http: &reqwest::Client) -> anyhow::R
         lot.status()
     );
     Ok(Endpoints {
-        stream: format!("{base}/api/sse/dashboard?lots={LOT}&types=capacity_update"),
+        stream: stream_client(
+            Client::builder(&base)
+                .lots([LOT])
+                .types([EventType::CapacityUpdate]),
+            options,
+            http,
+        )?,
         publish: format!("{base}/api/capacity/update"),
         body: format!(r#"{{"parkingLotId":"{LOT}","occupied":{{seq}}}}"#),
         seq_prefix: r#""occupied":"#.to_owned(),
@@ -170,21 +186,21 @@ fn authorized(
     }
 }
 
-async fn open_stream(
-    http: &reqwest::Client,
-    url: &str,
+/// The client every stream is opened with: the options' token, one HTTP client for all.
+fn stream_client(
+    builder: parkstream_client::ClientBuilder,
     options: &LoadtestOptions,
-) -> anyhow::Result<reqwest::Response> {
-    let response = authorized(http.get(url), options)
-        .header("accept", "text/event-stream")
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "opening a stream: {}",
-        response.status()
-    );
-    Ok(response)
+    http: &reqwest::Client,
+) -> anyhow::Result<Client> {
+    let builder = match &options.token {
+        Some(token) => builder.access_token(token),
+        None => builder,
+    };
+    Ok(builder.http_client(http.clone()).build()?)
+}
+
+async fn open_stream(endpoints: &Endpoints) -> anyhow::Result<EventStream> {
+    endpoints.stream.connect().await.context("opening a stream")
 }
 
 /// Runs a load test.
@@ -202,9 +218,9 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     let mut clients = Vec::with_capacity(options.clients);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(options.clients.max(1));
     for _ in 0..options.clients {
-        let response = open_stream(&http, &endpoints.stream, &options).await?;
+        let events = open_stream(&endpoints).await?;
         clients.push(tokio::spawn(receive(
-            response,
+            events,
             sent.clone(),
             total,
             ready_tx.clone(),
@@ -323,11 +339,10 @@ pub async fn idle(options: LoadtestOptions, watch: Watch) -> anyhow::Result<Idle
     let before = watch.read();
     let mut streams = Vec::with_capacity(options.clients);
     for _ in 0..options.clients {
-        let response = open_stream(&http, &endpoints.stream, &options).await?;
+        let mut events = open_stream(&endpoints).await?;
         // Read whatever arrives (heartbeats) so nothing backs up in the server.
         streams.push(tokio::spawn(async move {
-            let mut body = response.bytes_stream();
-            while let Some(Ok(_)) = body.next().await {}
+            while let Some(Ok(_)) = events.next().await {}
         }));
     }
     tokio::time::sleep(options.duration).await;
@@ -391,7 +406,7 @@ struct Seen {
 
 /// Reads one stream until every event arrived or the stream stayed quiet for the drain time.
 async fn receive(
-    response: reqwest::Response,
+    mut events: EventStream,
     sent: Arc<SendTimes>,
     total: u64,
     ready: tokio::sync::mpsc::Sender<()>,
@@ -406,45 +421,39 @@ async fn receive(
     };
     let mut got = vec![false; total as usize + 1];
     let mut highest = 0;
-    let mut parser = SseParser::new();
-    let mut items = Vec::new();
-    let mut body = response.bytes_stream();
     if !endpoints.announces {
         let _ = ready.send(()).await;
     }
     while seen.delivered < total {
-        let Ok(Some(Ok(chunk))) = tokio::time::timeout(DRAIN, body.next()).await else {
+        let Ok(Some(Ok(item))) = tokio::time::timeout(DRAIN, events.next()).await else {
             break;
         };
         let now = Instant::now();
-        parser.feed(&chunk, &mut items);
-        for item in items.drain(..) {
-            let SseItem::Event(event) = item else {
-                continue;
-            };
-            if endpoints.announces && event.event == "connected" {
-                let _ = ready.send(()).await;
-                continue;
-            }
-            let Some(seq) = sequence_number(&event.data, &endpoints.seq_prefix)
-                .filter(|seq| (1..=total).contains(seq))
-            else {
-                continue;
-            };
-            if std::mem::replace(&mut got[seq as usize], true) {
-                seen.duplicates += 1;
-                continue;
-            }
-            if seq < highest {
-                seen.out_of_order += 1;
-            }
-            highest = highest.max(seq);
-            seen.delivered += 1;
-            if let Some(at) = sent.get(seq) {
-                let micros = now.saturating_duration_since(at).as_micros();
-                seen.latencies_us
-                    .push(u32::try_from(micros).unwrap_or(u32::MAX));
-            }
+        let SseItem::Event(event) = item else {
+            continue;
+        };
+        if endpoints.announces && event.event == "connected" {
+            let _ = ready.send(()).await;
+            continue;
+        }
+        let Some(seq) = sequence_number(&event.data, &endpoints.seq_prefix)
+            .filter(|seq| (1..=total).contains(seq))
+        else {
+            continue;
+        };
+        if std::mem::replace(&mut got[seq as usize], true) {
+            seen.duplicates += 1;
+            continue;
+        }
+        if seq < highest {
+            seen.out_of_order += 1;
+        }
+        highest = highest.max(seq);
+        seen.delivered += 1;
+        if let Some(at) = sent.get(seq) {
+            let micros = now.saturating_duration_since(at).as_micros();
+            seen.latencies_us
+                .push(u32::try_from(micros).unwrap_or(u32::MAX));
         }
     }
     seen

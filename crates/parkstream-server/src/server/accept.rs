@@ -15,7 +15,7 @@ use tokio::time::Instant;
 pub const FILE_RESERVE: u64 = 64;
 
 /// The fewest connections the default allows, even under a tiny file limit.
-const MIN_DEFAULT_CONNECTIONS: u64 = 16;
+pub const MIN_DEFAULT_CONNECTIONS: u64 = 16;
 
 /// The largest `--max-connections` (Linux's default ceiling on a process's open files).
 pub const MAX_CONNECTIONS: u64 = 1_048_576;
@@ -75,10 +75,10 @@ pub fn concerns_one_connection(err: &std::io::Error) -> bool {
 
 /// The first pause after an accept error that is not about one connection (out of file
 /// descriptors, usually: the listener stays readable, so retrying at once would spin).
-const FIRST_PAUSE: Duration = Duration::from_millis(10);
+pub const FIRST_PAUSE: Duration = Duration::from_millis(10);
 /// The longest pause: connections closing free descriptors all the time, so the loop
 /// retries at least this often.
-const LONGEST_PAUSE: Duration = Duration::from_millis(500);
+pub const LONGEST_PAUSE: Duration = Duration::from_millis(500);
 /// At most one log line about accept errors per this interval.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
 

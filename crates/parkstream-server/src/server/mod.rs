@@ -10,7 +10,7 @@
 //! `--max-connections` are open (others are closed as soon as they are accepted), each must
 //! complete its first request head within `--header-timeout` of its accept whichever path
 //! serves it, and one with no request in flight for `--idle-timeout` is closed
-//! ([`activity`]). When descriptors run out all the same, the loop pauses instead of spinning
+//! (`activity`). When descriptors run out all the same, the loop pauses instead of spinning
 //! and logs one line per interval ([`accept`]).
 
 pub mod accept;

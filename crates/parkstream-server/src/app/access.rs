@@ -1,0 +1,95 @@
+//! Access at start-up: the authenticator the settings ask for, and the dashboard's admin
+//! token when the server holds the secret.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::auth::{self, Authenticator};
+use crate::config::{AuthMode, ServeSettings};
+use crate::store::Store;
+
+/// The HS256 secret the server verifies with, and whether it generated it on this start.
+pub(super) struct HeldSecret {
+    secret: String,
+    generated_now: bool,
+}
+
+/// The authenticator the settings ask for, and the HS256 secret when the server holds one
+/// (to mint the dashboard's and the demo's tokens).
+pub(super) async fn authenticator(
+    settings: &ServeSettings,
+    store: &Store,
+) -> anyhow::Result<(Authenticator, Option<HeldSecret>)> {
+    if settings.auth == AuthMode::None {
+        tracing::warn!(
+            "--auth none: every request is allowed everything; for local development only"
+        );
+        return Ok((Authenticator::Disabled, None));
+    }
+    if let Some(path) = &settings.jwt_public_key {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading the JWT public key {}", path.display()))?;
+        let auth = Authenticator::public_key(&pem, settings.jwt_algorithm)
+            .map_err(|e| anyhow::anyhow!("the JWT public key {}: {e}", path.display()))?;
+        return Ok((auth, None));
+    }
+    let secret = match &settings.jwt_secret {
+        Some(secret) => HeldSecret {
+            secret: secret.expose().to_owned(),
+            generated_now: false,
+        },
+        None => {
+            let (secret, generated_now) = store
+                .generated_secret()
+                .await
+                .context("reading the generated JWT secret")?;
+            HeldSecret {
+                secret,
+                generated_now,
+            }
+        }
+    };
+    Ok((Authenticator::hs256(secret.secret.as_bytes()), Some(secret)))
+}
+
+/// Mints the dashboard's admin token (valid 30 days) when the server holds the secret, and
+/// tells the person who started the server how to open the dashboard at `url`.
+///
+/// Tokens never go to the log. The one line on standard output with a sign-in URL is for
+/// the person who started a new server: only a start that generated the secret prints it, so
+/// a restart (whose output may be collected by a service manager) leaks nothing;
+/// `parkstream token --database-url` mints another.
+pub(super) fn dashboard_token(
+    settings: &ServeSettings,
+    secret: Option<&HeldSecret>,
+    url: &str,
+) -> anyhow::Result<Option<String>> {
+    let admin_token = match secret {
+        Some(secret) => Some(
+            auth::mint(
+                secret.secret.as_bytes(),
+                "dashboard",
+                auth::Role::Admin,
+                None,
+                None,
+                Duration::from_secs(30 * 86_400),
+            )
+            .context("minting the dashboard token")?,
+        ),
+        None => None,
+    };
+    match (&admin_token, secret) {
+        (Some(token), Some(secret)) if secret.generated_now => {
+            println!("parkstream dashboard (admin, valid 30 days): {url}/?token={token}");
+        }
+        (_, Some(secret)) if settings.jwt_secret.is_none() && !secret.generated_now => {
+            println!(
+                "parkstream dashboard: {url}/ (sign in with a token: parkstream token --role admin --database-url {})",
+                settings.redacted_database_url()
+            );
+        }
+        _ => {}
+    }
+    Ok(admin_token)
+}

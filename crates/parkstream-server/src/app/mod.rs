@@ -1,0 +1,197 @@
+//! The application: built from the settings and a bound listener, then run until stopped.
+//!
+//! [`App::build`] opens the database and rebuilds the state from it, joins the cluster,
+//! starts the writer and the loops beside it, and prepares the router and the listeners;
+//! [`App::run`] serves until the shutdown future completes, then stops gracefully. Each part
+//! is wired by a function of its own: `restore` (the store and the state it holds), `cluster`,
+//! `access` (authentication and the dashboard token), `listening` (connection limits, TLS,
+//! CORS, metrics), `tasks` (pings, the rules' clock, the demo).
+
+mod access;
+mod cluster;
+mod listening;
+mod restore;
+mod tasks;
+
+use std::future::Future;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeSettings;
+use crate::hub::{self, Hub};
+use crate::server::{self, StreamRuntime};
+use crate::writer::Writer;
+use crate::{cluster as cluster_node, http, limits};
+
+/// A server ready to run: state restored, background tasks started, listener bound.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    serving: server::Serving,
+    /// The threads that write to stream connections; they end when it is dropped, last.
+    stream_runtime: StreamRuntime,
+    hub: Hub,
+    stop: CancellationToken,
+    background: JoinSet<()>,
+    writer_task: JoinHandle<()>,
+}
+
+impl App {
+    /// Builds the server that will serve on `listener`.
+    ///
+    /// # Errors
+    /// When the settings conflict, the database cannot be opened or loaded, the Redis URL,
+    /// a key, a certificate or a CORS origin is invalid, or the metrics address cannot be
+    /// bound.
+    pub async fn build(settings: ServeSettings, listener: TcpListener) -> anyhow::Result<Self> {
+        settings.check().map_err(anyhow::Error::msg)?;
+        let restored = restore::restore(&settings).await?;
+        let mut background = JoinSet::new();
+        let stop = CancellationToken::new();
+        let clustered = cluster::join(
+            &settings,
+            restored.cluster_store.as_ref(),
+            &restored.hub,
+            &restored.read_model,
+            &stop,
+            &mut background,
+        )?;
+        let (cluster_writing, redis_health) = match clustered {
+            Some(c) => (Some(c.writing), Some(c.redis_health)),
+            None => (None, None),
+        };
+        let hub = restored.hub;
+        let (writer, writer_task) = Writer::spawn(
+            restored.state,
+            restored.store.clone(),
+            hub.clone(),
+            restored.read_model.clone(),
+            restored.next_event_id,
+            settings.history_size,
+            cluster_writing,
+        );
+
+        let (auth, admin_secret) = access::authenticator(&settings, &restored.store).await?;
+        let app_state = http::AppState {
+            writer,
+            hub: hub.clone(),
+            read_model: restored.read_model,
+            store: restored.store,
+            metrics: restored.metrics,
+            auth,
+            limits: limits::PerIpLimits::new(
+                settings.max_streams_per_ip,
+                settings.write_rate_per_ip,
+            ),
+            max_body_bytes: settings.max_body_bytes,
+            body_timeout: settings.body_timeout,
+            max_filter_lots: usize::try_from(settings.max_filter_lots).unwrap_or(usize::MAX),
+            shutdown: stop.clone(),
+            // Streams end within the grace period, so closing the connections (when the grace
+            // period is over) never has to interrupt a stream that is still draining.
+            shutdown_drain: settings.shutdown_drain.min(settings.shutdown_grace),
+            gzip: settings
+                .stream_gzip
+                .then(|| hub::gzip::GzipSlots::new(settings.max_gzip_streams)),
+            redis_health,
+        };
+
+        let limits = listening::connection_limits(&settings);
+        background.spawn(tasks::ping_loop(
+            hub.clone(),
+            settings.ping_interval,
+            stop.clone(),
+        ));
+        background.spawn(tasks::clock_loop(
+            app_state.writer.clone(),
+            settings.camera_timeout,
+            restored
+                .cluster_store
+                .map(|pg| cluster_node::Leadership::new(pg.connect_options())),
+            stop.clone(),
+        ));
+        if let Some(addr) = settings.metrics_bind {
+            listening::serve_metrics(addr, app_state.clone(), limits, &stop, &mut background)
+                .await?;
+        }
+
+        let cors_origins = listening::cors_origins(&settings)?;
+        let connection_metrics = app_state.metrics.clone();
+        let router = http::router(app_state, settings.metrics_bind.is_none(), &cors_origins);
+        let local = listener
+            .local_addr()
+            .context("reading the listening address")?;
+        tracing::info!(addr = %local, "parkstream listening");
+        let tls = listening::tls(&settings)?;
+        let url = listening::local_url(local, tls.is_some());
+        let admin_token = access::dashboard_token(&settings, admin_secret.as_ref(), &url)?;
+        if settings.demo {
+            tracing::info!(%url, "demo: the simulator drives this server; open the dashboard there");
+            background.spawn(tasks::demo(url, admin_token, stop.clone()));
+        }
+        let stream_runtime =
+            StreamRuntime::new(settings.stream_workers).context("starting stream threads")?;
+        let serving = server::Serving {
+            shutdown: stop.clone(),
+            grace: settings.shutdown_grace,
+            tls,
+            streams: stream_runtime.handle(),
+            limits,
+            metrics: connection_metrics,
+        };
+        Ok(Self {
+            listener,
+            router,
+            serving,
+            stream_runtime,
+            hub,
+            stop,
+            background,
+            writer_task,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully: stops accepting, ends
+    /// every stream, lets requests in flight finish, stores what was acknowledged, and closes
+    /// the database.
+    ///
+    /// # Errors
+    /// When the writer task failed.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            serving,
+            stream_runtime,
+            hub,
+            stop,
+            mut background,
+            writer_task,
+        } = self;
+        {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                hub.close_streams();
+                stop.cancel();
+            });
+        }
+        server::serve(listener, router, serving).await;
+        tracing::info!("connections closed; finishing writes");
+        stop.cancel();
+        while background.join_next().await.is_some() {}
+        // Every handle to the writer is gone with the router: it answers what it holds, then ends.
+        writer_task.await.context("the writer task failed")?;
+        tracing::info!("stopped");
+        drop(stream_runtime);
+        Ok(())
+    }
+}

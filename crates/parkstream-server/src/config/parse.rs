@@ -1,0 +1,107 @@
+//! Value parsers shared by the subcommands' settings.
+
+use std::time::Duration;
+
+/// The longest duration any flag takes: ten years. Longer ones are typing errors, and would
+/// overflow the clock arithmetic they feed (a deadline, a token's expiry).
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds (at most ten years).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30s or 500ms"))?;
+    let duration = match unit {
+        "" | "s" => Some(Duration::from_secs(n)),
+        "ms" => Some(Duration::from_millis(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    match duration {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("{s:?} is longer than ten years")),
+    }
+}
+
+/// A duration above zero (an interval, a timeout, a lifetime).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let duration = parse_duration(s)?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+/// An integer flag in `range`, as a `usize`.
+pub(super) fn ranged(
+    range: std::ops::RangeInclusive<u64>,
+) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(range)
+}
+
+/// A non-empty name without surrounding space (a subject, a key, an id).
+pub(super) fn parse_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.trim() != s || s.len() > 256 {
+        return Err("must be 1 to 256 characters, without leading or trailing spaces".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// `http://host[:port]` or `https://...`.
+pub(super) fn parse_http_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("names no host".into());
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+/// `sqlite://FILE`, `sqlite::memory:`, or `postgres://...` (`postgresql://`).
+pub(super) fn parse_database_url(s: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|scheme| s.starts_with(scheme)) || s.ends_with("//") {
+        return Err(
+            "must be sqlite://FILE, sqlite::memory: or postgres://USER@HOST:PORT/DB".into(),
+        );
+    }
+    Ok(s.to_owned())
+}
+
+/// A duration between `min` and `max`, both named in the error.
+pub(super) fn parse_duration_within(
+    s: &str,
+    min: (Duration, &str),
+    max: (Duration, &str),
+) -> Result<Duration, String> {
+    let duration = parse_duration(s)?;
+    if duration < min.0 || duration > max.0 {
+        return Err(format!("must be between {} and {}", min.1, max.1));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2 weeks").is_err());
+        assert!(parse_duration("ms").is_err());
+        assert!(parse_duration("18446744073709551615h").is_err(), "no wrap");
+        assert!(parse_duration("87601h").is_err(), "over ten years");
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_positive_duration("0ms").is_err());
+        assert!(parse_duration("99999999999999999h").is_err(), "overflow");
+    }
+}

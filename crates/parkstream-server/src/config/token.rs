@@ -1,0 +1,45 @@
+//! Settings of `parkstream token`.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::parse::{parse_database_url, parse_name, parse_positive_duration};
+use crate::auth::{Role, Secret};
+
+/// Settings of `parkstream token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenSettings {
+    /// What the token allows.
+    #[arg(long, value_enum)]
+    pub role: Role,
+
+    /// The contractor, for `--role contractor`.
+    #[arg(long, required_if_eq("role", "contractor"), value_parser = parse_name)]
+    pub contractor: Option<String>,
+
+    /// Only these lots are visible (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = parse_name)]
+    pub lots: Option<Vec<String>>,
+
+    /// How long the token is valid (`30m`, `12h`, `2592000`; at most ten years).
+    #[arg(long, default_value = "12h", value_parser = parse_positive_duration)]
+    pub ttl: Duration,
+
+    /// Who the token is for (the `sub` claim).
+    #[arg(long, default_value = "parkstream-cli", value_parser = parse_name)]
+    pub subject: String,
+
+    /// The secret the server verifies with (its --jwt-secret).
+    #[arg(
+        long,
+        env = "PARKSTREAM_JWT_SECRET",
+        required_unless_present = "database_url"
+    )]
+    pub jwt_secret: Option<Secret>,
+
+    /// Instead of --jwt-secret: the server's database, to mint with the secret the server
+    /// generated and keeps there (read only; nothing is created or changed).
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_database_url)]
+    pub database_url: Option<String>,
+}
