@@ -92,7 +92,7 @@ pub async fn run(
             client_buffer: usize::try_from(settings.client_buffer).unwrap_or(usize::MAX),
         },
         snapshot.next_event_id - 1,
-        snapshot.events.iter().map(writer::publishable),
+        snapshot.events.iter().map(hub::publishable),
         metrics.clone(),
     );
     if cluster_store.is_some() {

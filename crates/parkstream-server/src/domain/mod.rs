@@ -24,7 +24,7 @@ mod state;
 pub mod violation;
 
 pub use lot::{check_observed_at, CountReport, Lot, LotId, LotSettings};
-pub use state::{Change, Loaded, State, Txn};
+pub use state::{Change, Loaded, Routing, State, Txn};
 
 /// Why a command was refused. Nothing of a refused command is applied.
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use parkstream_protocol::events::Event;
-use parkstream_protocol::Timestamp;
+use parkstream_protocol::events::{CapacityUpdate, Event};
+use parkstream_protocol::{EventType, Timestamp};
 
 use super::alert::{AlertKey, AlertRecord};
 use super::camera::Camera;
@@ -102,12 +102,6 @@ impl State {
         self.lots.values()
     }
 
-    /// The contractor that registered a plate (as it appears in events, normalized).
-    pub fn plate_owner(&self, plate: &str) -> Option<&ContractorId> {
-        let plate = Plate::parse(plate).ok()?;
-        self.plates.get(&plate)
-    }
-
     pub fn contractors(&self) -> impl Iterator<Item = &Contractor> {
         self.contractors.values()
     }
@@ -129,7 +123,52 @@ impl State {
             changes: Vec::new(),
             change_index: HashMap::new(),
             events: Vec::new(),
+            routing: Vec::new(),
         }
+    }
+}
+
+/// Who an emitted event is for, decided once by the rule that emits it: contractors' streams
+/// are filtered by `owner`, and the others get `redacted` in its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    /// The contractor the event belongs to: an alert's or violation's, or the one whose
+    /// registered plate a gate's capacity update names.
+    pub owner: Option<String>,
+    /// The event as other contractors see it: a capacity update without the plate it names.
+    pub redacted: Option<Event>,
+}
+
+impl Routing {
+    /// An event's routing; `owner` for an event whose fields do not name its contractor.
+    fn of(event: &Event, owner: Option<String>) -> Self {
+        let owner = match event {
+            Event::Alert(alert) => alert.contractor_id.clone(),
+            Event::Violation(violation) => violation.contractor_id.clone(),
+            _ => owner,
+        };
+        let redacted = match event {
+            Event::CapacityUpdate(update) if update.plate_number.is_some() => {
+                Some(Event::CapacityUpdate(CapacityUpdate {
+                    plate_number: None,
+                    ..update.clone()
+                }))
+            }
+            _ => None,
+        };
+        Self { owner, redacted }
+    }
+
+    /// The redacted data of an event read back as `data` (from the database or the
+    /// cluster's stream), by the same rule: `None` when it names no plate or does not decode.
+    pub fn redacted_data(event_type: EventType, data: &str) -> Option<String> {
+        if event_type != EventType::CapacityUpdate {
+            return None;
+        }
+        let update = serde_json::from_str(data).ok()?;
+        Routing::of(&Event::CapacityUpdate(update), None)
+            .redacted
+            .map(|event| event.to_json())
     }
 }
 
@@ -196,6 +235,8 @@ pub struct Txn<'a> {
     changes: Vec<Change>,
     change_index: HashMap<ChangeKey, usize>,
     events: Vec<Event>,
+    /// Beside each event, who it is for.
+    routing: Vec<Routing>,
 }
 
 impl std::fmt::Debug for Txn<'_> {
@@ -256,6 +297,13 @@ impl Txn<'_> {
     }
 
     pub(super) fn emit(&mut self, event: Event) {
+        self.emit_owned(event, None);
+    }
+
+    /// Emits an event that belongs to `owner` though its fields do not say so (a plate's
+    /// contractor).
+    pub(super) fn emit_owned(&mut self, event: Event, owner: Option<String>) {
+        self.routing.push(Routing::of(&event, owner));
         self.events.push(event);
     }
 
@@ -269,10 +317,154 @@ impl Txn<'_> {
         &self.events
     }
 
+    /// Who each of [`Txn::events`] is for, in the same order.
+    pub fn routing(&self) -> &[Routing] {
+        &self.routing
+    }
+
     /// Undoes everything: the changes could not be stored.
     pub fn rollback(mut self) {
         while let Some(undo) = self.undo.pop() {
             undo(self.state);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parkstream_protocol::api::{ContractorSpec, LotSpec};
+    use parkstream_protocol::events::GateEventKind;
+
+    use super::*;
+    use crate::domain::contractor::ContractorSettings;
+    use crate::domain::gate::GateEvent;
+    use crate::domain::LotSettings;
+
+    /// Lot `a`, and contractor `acme` with plate `P1` registered.
+    fn state() -> State {
+        let mut state = State::default();
+        let now = Timestamp::now();
+        let mut tx = state.begin();
+        let lot = LotSpec {
+            name: "A".into(),
+            total_slots: 10,
+            warning_threshold: None,
+            max_stay_seconds: None,
+        };
+        tx.put_lot(
+            LotId::parse("a").unwrap(),
+            LotSettings::parse(lot).unwrap(),
+            now,
+        );
+        let contractor = ContractorSpec {
+            name: "Acme".into(),
+            allocations: vec![],
+            plates: vec!["P1".into()],
+            penalty_per_vehicle: None,
+        };
+        tx.put_contractor(
+            ContractorId::parse("acme").unwrap(),
+            ContractorSettings::parse(contractor).unwrap(),
+            now,
+        )
+        .unwrap();
+        drop(tx);
+        state
+    }
+
+    fn entry(plate: &str) -> GateEvent {
+        GateEvent {
+            event_id: None,
+            lot: LotId::parse("a").unwrap(),
+            gate_id: None,
+            kind: GateEventKind::VehicleEntry,
+            plate: Plate::parse(plate).unwrap(),
+            observed_at: None,
+        }
+    }
+
+    /// The routing of the capacity update a gate event emits.
+    fn routing_of_entry(plate: &str) -> Routing {
+        let mut state = state();
+        let mut tx = state.begin();
+        tx.gate_events(&[entry(plate)], false, Timestamp::now())
+            .unwrap();
+        let at = tx
+            .events()
+            .iter()
+            .position(|e| matches!(e, Event::CapacityUpdate(_)))
+            .expect("a capacity update");
+        assert_eq!(tx.events().len(), tx.routing().len());
+        tx.routing()[at].clone()
+    }
+
+    #[test]
+    fn a_gate_update_belongs_to_the_plates_contractor_and_others_get_it_without_the_plate() {
+        let routing = routing_of_entry("p1");
+        assert_eq!(routing.owner.as_deref(), Some("acme"));
+        let Some(Event::CapacityUpdate(redacted)) = routing.redacted else {
+            panic!("no redacted form");
+        };
+        assert_eq!(redacted.plate_number, None);
+        assert_eq!(redacted.occupied, 1, "the rest of the update is kept");
+        assert_eq!(redacted.event, Some(GateEventKind::VehicleEntry));
+    }
+
+    #[test]
+    fn an_unregistered_plate_has_no_owner_and_is_still_redacted() {
+        let routing = routing_of_entry("ZZ9");
+        assert_eq!(routing.owner, None);
+        assert!(routing.redacted.is_some());
+    }
+
+    #[test]
+    fn events_naming_no_plate_are_not_redacted() {
+        let mut state = state();
+        let mut tx = state.begin();
+        let report = crate::domain::CountReport {
+            lot_id: LotId::parse("a").unwrap(),
+            occupied: 3,
+            total_slots: None,
+            observed_at: None,
+        };
+        tx.report_counts(&[report], false, Timestamp::now())
+            .unwrap();
+        assert!(!tx.events().is_empty());
+        assert!(tx
+            .routing()
+            .iter()
+            .all(|r| r.owner.is_none() && r.redacted.is_none()));
+    }
+
+    #[test]
+    fn stored_data_is_redacted_by_the_same_rule() {
+        let mut state = state();
+        let mut tx = state.begin();
+        tx.gate_events(&[entry("P1")], false, Timestamp::now())
+            .unwrap();
+        let update = &tx.events()[0];
+        let expected = tx.routing()[0].redacted.as_ref().unwrap().to_json();
+        let data = update.to_json();
+        assert!(data.contains("P1"));
+        assert_eq!(
+            Routing::redacted_data(EventType::CapacityUpdate, &data),
+            Some(expected)
+        );
+        let plain = Event::CapacityUpdate(CapacityUpdate {
+            plate_number: None,
+            ..match update {
+                Event::CapacityUpdate(u) => u.clone(),
+                _ => unreachable!(),
+            }
+        });
+        assert_eq!(
+            Routing::redacted_data(EventType::CapacityUpdate, &plain.to_json()),
+            None
+        );
+        assert_eq!(Routing::redacted_data(EventType::Alert, &data), None);
+        assert_eq!(
+            Routing::redacted_data(EventType::CapacityUpdate, "not json"),
+            None
+        );
     }
 }
