@@ -184,18 +184,17 @@ async fn a_failed_commit_is_rolled_back_and_answered_not_stored() {
 }
 
 #[tokio::test]
-async fn commands_sent_after_the_writer_stopped_are_answered_not_stored() {
-    let f = start().await;
-    let writer = f.writer.clone();
-    drop(f);
-    // The task is still running while a handle is alive; a handle whose queue is closed
-    // answers at once.
+async fn a_handle_whose_writer_is_gone_answers_not_stored() {
     let (tx, rx) = mpsc::channel(1);
     drop(rx);
-    let closed = Writer { tx };
+    let gone = Writer { tx };
     assert!(matches!(
-        closed.contractors().await,
+        gone.contractors().await,
         Err(DomainError::NotStored)
     ));
-    assert!(writer.contractors().await.unwrap().0.is_empty());
+    let (id, settings) = lot("a");
+    assert!(matches!(
+        gone.put_lot(id, settings).await,
+        Err(DomainError::NotStored)
+    ));
 }
