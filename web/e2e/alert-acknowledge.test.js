@@ -15,7 +15,7 @@ describe('alert acknowledge', { skip: browserSkip }, () => {
 
   before(async () => {
     server = await Server.start();
-    await server.putLot(LOT, 'Alert Lot', 10);
+    await server.putLot(LOT, 10, 'Alert Lot');
     await server.setOccupied(LOT, 5);
     browser = await launchBrowser();
   });

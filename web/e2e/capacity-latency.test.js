@@ -19,7 +19,7 @@ describe('capacity update on screen', { skip: browserSkip }, () => {
 
   before(async () => {
     server = await Server.start();
-    await server.putLot(LOT, 'Latency Lot', 100);
+    await server.putLot(LOT, 100, 'Latency Lot');
     await server.setOccupied(LOT, 10);
     browser = await launchBrowser();
   });

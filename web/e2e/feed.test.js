@@ -15,7 +15,7 @@ describe('vehicle feed', { skip: browserSkip }, () => {
 
   before(async () => {
     server = await Server.start();
-    await server.putLot(LOT, 'Feed Lot', 50);
+    await server.putLot(LOT, 50, 'Feed Lot');
     browser = await launchBrowser();
   });
 
@@ -45,6 +45,29 @@ describe('vehicle feed', { skip: browserSkip }, () => {
       assert.match(text, /gate north/, `the row names the gate: ${text}`);
       await waitForText(page, sel.lotOccupied(LOT), '1 / 50');
       assert.equal(await page.isHidden('#feed-empty'), true, 'the "waiting for vehicles" note is gone');
+      assert.deepEqual(browser.pageErrors, [], 'no uncaught errors in the page');
+    });
+  });
+
+  test('Pause holds new rows back and counts them; Resume shows them', { timeout: 30_000 }, async () => {
+    await withDiagnostics({ browser, server }, async () => {
+      const page = await browser.open(server);
+      const rows = page.locator('[data-testid="feed-row"]');
+      const before = await rows.count();
+
+      await page.click('#feed-pause');
+      assert.equal(await page.getAttribute('#feed-pause', 'aria-pressed'), 'true');
+      assert.equal(await page.getAttribute('#feed', 'aria-live'), 'off', 'a paused feed is not read out');
+      await server.gate(LOT, 'vehicle_entry', 'KA01PA0001', 'north');
+      await server.gate(LOT, 'vehicle_entry', 'KA01PA0002', 'north');
+      await waitForText(page, '#feed-held', '2 new while paused');
+      assert.equal(await rows.count(), before, 'no row added while paused');
+
+      await page.click('#feed-pause');
+      await page.locator('[data-testid="feed-row"]', { hasText: 'KA01PA0002' }).waitFor({ state: 'visible', timeout: 5000 });
+      assert.equal(await rows.count(), before + 2);
+      assert.equal(await page.isHidden('#feed-held'), true, 'the count is gone');
+      assert.equal(await page.textContent('#feed-pause'), 'Pause');
       assert.deepEqual(browser.pageErrors, [], 'no uncaught errors in the page');
     });
   });

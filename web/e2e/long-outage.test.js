@@ -20,7 +20,7 @@ describe('long outage', { skip: browserSkip }, () => {
 
   before(async () => {
     server = await Server.start();
-    await server.putLot(LOT, 'Outage Lot', 100);
+    await server.putLot(LOT, 100, 'Outage Lot');
     await server.setOccupied(LOT, 10);
     browser = await launchBrowser();
   });

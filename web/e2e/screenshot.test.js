@@ -36,7 +36,7 @@ describe('dashboard screenshot', { skip: browserSkip }, () => {
   before(async () => {
     server = await Server.start();
     for (const lot of LOTS) {
-      await server.putLot(lot.id, lot.name, lot.totalSlots);
+      await server.putLot(lot.id, lot.totalSlots, lot.name);
       await server.setOccupied(lot.id, lot.occupied);
     }
     await server.putContractor('acme', {

@@ -16,7 +16,7 @@ describe('server restart', { skip: browserSkip }, () => {
 
   before(async () => {
     server = await Server.start();
-    await server.putLot(LOT, 'Restart Lot', 100);
+    await server.putLot(LOT, 100, 'Restart Lot');
     await server.setOccupied(LOT, 20);
     browser = await launchBrowser();
   });

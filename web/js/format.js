@@ -62,6 +62,11 @@ export function formatInt(n) {
   return Number.isFinite(n) ? integer.format(n) : '—';
 }
 
+/** "1 lot", "3 lots", "1,204 vehicles". */
+export function plural(n, one, many = `${one}s`) {
+  return `${formatInt(n)} ${n === 1 ? one : many}`;
+}
+
 export function formatPercent(rate) {
   return Number.isFinite(rate) ? `${Math.round(rate * 100)}%` : '—';
 }

@@ -179,3 +179,173 @@ impl Txn<'_> {
         Ok(alert)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use parkstream_protocol::events::{AlertStatus, AlertType, Severity};
+
+    use super::super::testing::{add_lot, alerts, apply, at, count};
+    use super::super::State;
+    use super::*;
+
+    fn of_type(events: &[Event], alert_type: AlertType) -> Vec<Alert> {
+        alerts(events)
+            .into_iter()
+            .filter(|a| a.alert_type == alert_type)
+            .collect()
+    }
+
+    #[test]
+    fn a_warning_is_raised_at_the_threshold_once_and_resolves_five_points_below() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 100, Some(0.8));
+        assert!(of_type(
+            &count(&mut state, &lot, 79, at(1)),
+            AlertType::CapacityWarning
+        )
+        .is_empty());
+
+        let raised = of_type(
+            &count(&mut state, &lot, 80, at(2)),
+            AlertType::CapacityWarning,
+        );
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].severity, Severity::Medium);
+        assert_eq!(raised[0].status, AlertStatus::Active);
+        assert_eq!(raised[0].message, "Parking lot is 80% full");
+
+        // Still above, or within the hysteresis band: nothing new, nothing resolved.
+        for occupied in [85, 76] {
+            let events = count(&mut state, &lot, occupied, at(3));
+            assert!(
+                of_type(&events, AlertType::CapacityWarning).is_empty(),
+                "{occupied}"
+            );
+        }
+        let resolved = of_type(
+            &count(&mut state, &lot, 75, at(4)),
+            AlertType::CapacityWarning,
+        );
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].id, raised[0].id);
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert_eq!(resolved[0].resolved_at, Some(at(4)));
+        assert!(state.open_alerts.is_empty());
+    }
+
+    #[test]
+    fn a_full_lot_breaches_high_escalates_to_critical_over_capacity_and_never_back() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, Some(0.99));
+        let full = of_type(
+            &count(&mut state, &lot, 10, at(1)),
+            AlertType::CapacityBreach,
+        );
+        assert_eq!(full.len(), 1);
+        assert_eq!(full[0].severity, Severity::High);
+        assert_eq!(full[0].message, "Parking lot is full");
+
+        let over = of_type(
+            &count(&mut state, &lot, 12, at(2)),
+            AlertType::CapacityBreach,
+        );
+        assert_eq!(over.len(), 1);
+        assert_eq!(
+            over[0].id, full[0].id,
+            "the open breach is escalated, not doubled"
+        );
+        assert_eq!(over[0].severity, Severity::Critical);
+        assert_eq!(
+            over[0].message,
+            "Parking lot is over capacity: 12 vehicles in 10 slots"
+        );
+
+        let back = of_type(
+            &count(&mut state, &lot, 10, at(3)),
+            AlertType::CapacityBreach,
+        );
+        assert!(back.is_empty(), "no de-escalation: {back:?}");
+        let resolved = of_type(
+            &count(&mut state, &lot, 9, at(4)),
+            AlertType::CapacityBreach,
+        );
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert_eq!(resolved[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_lot_without_slots_breaches_only_when_a_vehicle_is_counted() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 0, None);
+        assert!(
+            state.open_alerts.is_empty(),
+            "an empty lot of 0 slots is not full"
+        );
+        let over = of_type(
+            &count(&mut state, &lot, 1, at(1)),
+            AlertType::CapacityBreach,
+        );
+        assert_eq!(over.len(), 1);
+        assert_eq!(over[0].severity, Severity::Critical);
+        let resolved = of_type(
+            &count(&mut state, &lot, 0, at(2)),
+            AlertType::CapacityBreach,
+        );
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+    }
+
+    #[test]
+    fn an_alert_is_acknowledged_once_then_resolved_and_leaves_the_open_set() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, Some(0.5));
+        let id = alerts(&count(&mut state, &lot, 5, at(1)))[0].id.clone();
+
+        let (acked, events) = apply(&mut state, |tx| tx.acknowledge_alert(&id, at(2)));
+        let acked = acked.unwrap();
+        assert_eq!(acked.status, AlertStatus::Acknowledged);
+        assert_eq!(acked.acknowledged_at, Some(at(2)));
+        assert_eq!(alerts(&events), vec![acked.clone()]);
+
+        let (again, events) = apply(&mut state, |tx| tx.acknowledge_alert(&id, at(3)));
+        assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+        assert!(events.is_empty());
+
+        let (resolved, _) = apply(&mut state, |tx| tx.resolve_alert(&id, at(4)));
+        let resolved = resolved.unwrap();
+        assert_eq!(resolved.status, AlertStatus::Resolved);
+        assert_eq!(resolved.acknowledged_at, Some(at(2)));
+        assert!(state.open_alerts.is_empty());
+
+        for (what, answer) in [
+            (
+                "resolve",
+                apply(&mut state, |tx| tx.resolve_alert(&id, at(5))).0,
+            ),
+            (
+                "ack",
+                apply(&mut state, |tx| tx.acknowledge_alert(&id, at(5))).0,
+            ),
+        ] {
+            assert!(
+                matches!(answer, Err(DomainError::NotFound { ref field, .. }) if field == "id"),
+                "{what}: {answer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_resolved_capacity_alert_is_raised_anew_when_the_rate_returns() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, Some(0.5));
+        let first = alerts(&count(&mut state, &lot, 5, at(1)))[0].id.clone();
+        apply(&mut state, |tx| tx.resolve_alert(&first, at(2)))
+            .0
+            .unwrap();
+        // Still at the threshold: the next report raises a new alert, with a new id.
+        let again = alerts(&count(&mut state, &lot, 5, at(3)));
+        assert_eq!(again.len(), 1);
+        assert_ne!(again[0].id, first);
+        assert_eq!(again[0].status, AlertStatus::Active);
+    }
+}

@@ -129,3 +129,123 @@ impl Txn<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use parkstream_protocol::events::{AlertStatus, Event};
+
+    use super::super::testing::{add_lot, alerts, apply, at, lot_id};
+    use super::super::State;
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    fn report(lot: &LotId, camera: &str, occupied: u32) -> CameraReport {
+        CameraReport {
+            count: CountReport {
+                lot_id: lot.clone(),
+                occupied,
+                total_slots: None,
+                observed_at: None,
+            },
+            camera_id: camera.into(),
+        }
+    }
+
+    fn seen(state: &mut State, lot: &LotId, camera: &str, now: Timestamp) -> Vec<Event> {
+        let (answer, events) = apply(state, |tx| {
+            tx.report_cameras(&[report(lot, camera, 1)], false, now)
+        });
+        answer.unwrap();
+        events
+    }
+
+    fn check(state: &mut State, now: Timestamp) -> Vec<Event> {
+        apply(state, |tx| tx.check_cameras(now, TIMEOUT)).1
+    }
+
+    #[test]
+    fn a_silent_camera_raises_one_alert_and_its_next_report_resolves_it() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        seen(&mut state, &lot, "cam-1", at(0));
+        assert!(
+            check(&mut state, at(59)).is_empty(),
+            "not silent long enough"
+        );
+
+        let raised = alerts(&check(&mut state, at(60)));
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].alert_type, AlertType::CameraOffline);
+        assert_eq!(raised[0].severity, Severity::High);
+        assert_eq!(raised[0].message, "Camera cam-1 has not reported for 60 s");
+        assert!(
+            check(&mut state, at(120)).is_empty(),
+            "raised once per silence"
+        );
+
+        let back = alerts(&seen(&mut state, &lot, "cam-1", at(130)));
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].id, raised[0].id);
+        assert_eq!(back[0].status, AlertStatus::Resolved);
+        // A new silence raises a new alert.
+        assert_eq!(alerts(&check(&mut state, at(190))).len(), 1);
+    }
+
+    #[test]
+    fn an_alert_resolved_by_hand_is_not_raised_again_during_the_same_silence() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        seen(&mut state, &lot, "cam-1", at(0));
+        let id = alerts(&check(&mut state, at(60)))[0].id.clone();
+        apply(&mut state, |tx| tx.resolve_alert(&id, at(61)))
+            .0
+            .unwrap();
+        assert!(check(&mut state, at(600)).is_empty());
+    }
+
+    #[test]
+    fn cameras_are_judged_one_by_one() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        seen(&mut state, &lot, "cam-1", at(0));
+        seen(&mut state, &lot, "cam-2", at(30));
+        let raised = alerts(&check(&mut state, at(60)));
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].message, "Camera cam-1 has not reported for 60 s");
+    }
+
+    #[test]
+    fn a_report_for_an_unknown_lot_changes_nothing() {
+        let mut state = State::default();
+        add_lot(&mut state, "a", 10, None);
+        let reports = [
+            report(&lot_id("a"), "cam-1", 3),
+            report(&lot_id("nope"), "cam-2", 3),
+        ];
+        let (answer, events) = apply(&mut state, |tx| tx.report_cameras(&reports, true, at(1)));
+        assert!(
+            matches!(answer, Err(DomainError::NotFound { ref field, .. }) if field == "[1].parkingLotId"),
+            "{answer:?}"
+        );
+        assert!(events.is_empty());
+        assert!(state.cameras.is_empty());
+        assert_eq!(state.lots[&lot_id("a")].occupied, 0);
+    }
+
+    #[test]
+    fn a_malformed_camera_id_is_refused() {
+        let raw = parkstream_protocol::api::LotMonitorReport {
+            parking_lot_id: "a".into(),
+            camera_id: "cam 1".into(),
+            occupied: 1,
+            total_slots: None,
+            timestamp: None,
+        };
+        let err = CameraReport::parse(raw, at(0)).unwrap_err();
+        assert!(
+            matches!(err, DomainError::Invalid { ref field, .. } if field == "cameraId"),
+            "{err:?}"
+        );
+    }
+}

@@ -280,3 +280,195 @@ impl Txn<'_> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use parkstream_protocol::events::GateEventKind::{VehicleEntry, VehicleExit};
+
+    use super::super::idempotency::Retention;
+    use super::super::testing::{
+        add_contractor, add_lot, apply, at, enter, exit, gate_event, lot_id,
+    };
+    use super::super::State;
+    use super::*;
+
+    fn updates(events: &[Event]) -> Vec<CapacityUpdate> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::CapacityUpdate(u) => Some(u.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn with_id(lot: &LotId, kind: GateEventKind, plate: &str, id: &str) -> GateEvent {
+        GateEvent {
+            event_id: Some(id.into()),
+            ..gate_event(lot, kind, plate)
+        }
+    }
+
+    #[test]
+    fn entries_and_exits_count_the_lot_and_an_exit_answers_the_stay() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        let entry = updates(&enter(&mut state, &lot, "ka-01 ab 1234", at(0)));
+        assert_eq!(entry.len(), 1);
+        assert_eq!(entry[0].occupied, 1);
+        assert_eq!(entry[0].event, Some(VehicleEntry));
+        assert_eq!(entry[0].plate_number.as_deref(), Some("KA01AB1234"));
+        assert_eq!(entry[0].gate_id.as_deref(), Some("g1"));
+        assert_eq!(entry[0].duration, None);
+
+        let left = updates(&exit(&mut state, &lot, "KA01AB1234", at(90)));
+        assert_eq!(left[0].occupied, 0);
+        assert_eq!(left[0].duration, Some(90));
+        assert!(state.stays.is_empty());
+
+        // An exit with nobody counted does not go below zero, and has no stay to answer.
+        let stray = updates(&exit(&mut state, &lot, "ZZ9", at(100)));
+        assert_eq!((stray[0].occupied, stray[0].duration), (0, None));
+    }
+
+    #[test]
+    fn a_second_entry_without_an_exit_counts_the_car_but_keeps_the_first_stay() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        let acme = add_contractor(&mut state, "acme", Some((&lot, 5)), &["P1"], 100);
+        enter(&mut state, &lot, "P1", at(0));
+        enter(&mut state, &lot, "P1", at(30));
+        assert_eq!(state.lots[&lot].occupied, 2);
+        assert_eq!(state.stays.len(), 1);
+        assert_eq!(state.vehicles_inside(&acme, &lot), 1);
+        let left = updates(&exit(&mut state, &lot, "P1", at(50)));
+        assert_eq!(left[0].duration, Some(50), "measured from the first entry");
+        assert_eq!(state.vehicles_inside(&acme, &lot), 0);
+    }
+
+    #[test]
+    fn a_replayed_event_id_changes_nothing_and_gets_the_first_answer() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        let event = with_id(&lot, VehicleEntry, "P1", "e-1");
+        let (first, _) = apply(&mut state, |tx| {
+            tx.gate_events(std::slice::from_ref(&event), false, at(1))
+        });
+        let (again, events) = apply(&mut state, |tx| tx.gate_events(&[event], false, at(2)));
+        assert_eq!(again.unwrap(), first.unwrap());
+        assert!(events.is_empty(), "a replay publishes nothing: {events:?}");
+        assert_eq!(state.lots[&lot].occupied, 1);
+
+        // The same id in another lot is another event.
+        let other = add_lot(&mut state, "b", 10, None);
+        let elsewhere = with_id(&other, VehicleEntry, "P1", "e-1");
+        apply(&mut state, |tx| tx.gate_events(&[elsewhere], false, at(3)))
+            .0
+            .unwrap();
+        assert_eq!(state.lots[&other].occupied, 1);
+    }
+
+    #[test]
+    fn an_event_id_reused_for_another_request_is_refused_and_changes_nothing() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        let first = with_id(&lot, VehicleEntry, "P1", "e-1");
+        apply(&mut state, |tx| tx.gate_events(&[first], false, at(1)))
+            .0
+            .unwrap();
+        let different = with_id(&lot, VehicleExit, "P1", "e-1");
+        let (answer, events) = apply(&mut state, |tx| tx.gate_events(&[different], false, at(2)));
+        assert!(
+            matches!(answer, Err(DomainError::IdempotencyConflict { ref field, .. }) if field == "eventId"),
+            "{answer:?}"
+        );
+        assert!(events.is_empty());
+        assert_eq!(state.lots[&lot].occupied, 1);
+    }
+
+    #[test]
+    fn a_batch_is_checked_whole_before_anything_is_applied() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
+        let twice = [
+            with_id(&lot, VehicleEntry, "P1", "e-1"),
+            with_id(&lot, VehicleEntry, "P2", "e-1"),
+        ];
+        let (answer, events) = apply(&mut state, |tx| tx.gate_events(&twice, true, at(1)));
+        assert!(
+            matches!(answer, Err(DomainError::IdempotencyConflict { ref field, .. }) if field == "[1].eventId"),
+            "{answer:?}"
+        );
+        assert!(events.is_empty());
+
+        let unknown = [
+            gate_event(&lot, VehicleEntry, "P1"),
+            gate_event(&lot_id("nope"), VehicleEntry, "P2"),
+        ];
+        let (answer, events) = apply(&mut state, |tx| tx.gate_events(&unknown, true, at(2)));
+        assert!(
+            matches!(answer, Err(DomainError::NotFound { ref field, .. }) if field == "[1].parkingLotId"),
+            "{answer:?}"
+        );
+        assert!(events.is_empty());
+        assert_eq!(state.lots[&lot].occupied, 0);
+        assert!(state.stays.is_empty());
+
+        // The same id twice for the same request in one batch is one event.
+        let same = [
+            with_id(&lot, VehicleEntry, "P1", "e-2"),
+            with_id(&lot, VehicleEntry, "P1", "e-2"),
+        ];
+        apply(&mut state, |tx| tx.gate_events(&same, true, at(3)))
+            .0
+            .unwrap();
+        assert_eq!(state.lots[&lot].occupied, 1);
+    }
+
+    #[test]
+    fn answers_are_forgotten_past_their_retention() {
+        let retention = Retention {
+            window: std::time::Duration::from_secs(60),
+            ..Retention::default()
+        };
+        let mut state = State::from_loaded(Default::default(), retention, at(0));
+        let lot = add_lot(&mut state, "a", 10, None);
+        let event = with_id(&lot, VehicleEntry, "P1", "e-1");
+        apply(&mut state, |tx| {
+            tx.gate_events(std::slice::from_ref(&event), false, at(1))
+        })
+        .0
+        .unwrap();
+        assert_eq!(state.answers_kept(), 1);
+        // Past the window the id is new again: the entry counts a second time.
+        apply(&mut state, |tx| tx.gate_events(&[event], false, at(62)))
+            .0
+            .unwrap();
+        assert_eq!(state.lots[&lot].occupied, 2);
+        assert_eq!(state.answers_kept(), 1);
+    }
+
+    #[test]
+    fn malformed_reports_name_their_field() {
+        let report = |event_id: Option<String>, gate: &str, plate: &str| GateReport {
+            event_id,
+            parking_lot_id: "a".into(),
+            gate_id: Some(gate.into()),
+            event: VehicleEntry,
+            plate_number: plate.into(),
+            timestamp: None,
+        };
+        for (bad, field) in [
+            (report(Some(String::new()), "g1", "P1"), "eventId"),
+            (report(Some("x".repeat(129)), "g1", "P1"), "eventId"),
+            (report(None, "g 1", "P1"), "gateId"),
+            (report(None, "g1", "P_1"), "plateNumber"),
+        ] {
+            let err = GateEvent::parse(bad, at(0)).unwrap_err();
+            assert!(
+                matches!(err, DomainError::Invalid { field: ref f, .. } if f == field),
+                "{field}: {err:?}"
+            );
+        }
+    }
+}

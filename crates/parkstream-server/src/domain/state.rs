@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use parkstream_protocol::events::{CapacityUpdate, Event};
-use parkstream_protocol::{EventType, Timestamp};
+use parkstream_protocol::events::Event;
+use parkstream_protocol::Timestamp;
 
 use super::alert::{AlertKey, AlertRecord};
 use super::camera::Camera;
@@ -12,6 +12,7 @@ use super::contractor::{Contractor, ContractorId, Plate};
 use super::gate::Stay;
 use super::idempotency::{GateAnswer, GateAnswers, Retention};
 use super::lot::{Lot, LotId};
+use super::routing::Routing;
 use super::violation::ViolationRecord;
 
 /// Everything the rules need, held in memory by the writer; the store is its durable copy.
@@ -125,50 +126,6 @@ impl State {
             events: Vec::new(),
             routing: Vec::new(),
         }
-    }
-}
-
-/// Who an emitted event is for, decided once by the rule that emits it: contractors' streams
-/// are filtered by `owner`, and the others get `redacted` in its place.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Routing {
-    /// The contractor the event belongs to: an alert's or violation's, or the one whose
-    /// registered plate a gate's capacity update names.
-    pub owner: Option<String>,
-    /// The event as other contractors see it: a capacity update without the plate it names.
-    pub redacted: Option<Event>,
-}
-
-impl Routing {
-    /// An event's routing; `owner` for an event whose fields do not name its contractor.
-    fn of(event: &Event, owner: Option<String>) -> Self {
-        let owner = match event {
-            Event::Alert(alert) => alert.contractor_id.clone(),
-            Event::Violation(violation) => violation.contractor_id.clone(),
-            _ => owner,
-        };
-        let redacted = match event {
-            Event::CapacityUpdate(update) if update.plate_number.is_some() => {
-                Some(Event::CapacityUpdate(CapacityUpdate {
-                    plate_number: None,
-                    ..update.clone()
-                }))
-            }
-            _ => None,
-        };
-        Self { owner, redacted }
-    }
-
-    /// The redacted data of an event read back as `data` (from the database or the
-    /// cluster's stream), by the same rule: `None` when it names no plate or does not decode.
-    pub fn redacted_data(event_type: EventType, data: &str) -> Option<String> {
-        if event_type != EventType::CapacityUpdate {
-            return None;
-        }
-        let update = serde_json::from_str(data).ok()?;
-        Routing::of(&Event::CapacityUpdate(update), None)
-            .redacted
-            .map(|event| event.to_json())
     }
 }
 
@@ -332,139 +289,93 @@ impl Txn<'_> {
 
 #[cfg(test)]
 mod tests {
-    use parkstream_protocol::api::{ContractorSpec, LotSpec};
+    use super::super::gate::GateEvent;
+    use super::super::testing::{add_contractor, add_lot, at, enter, gate_event};
+    use super::*;
     use parkstream_protocol::events::GateEventKind;
 
-    use super::*;
-    use crate::domain::contractor::ContractorSettings;
-    use crate::domain::gate::GateEvent;
-    use crate::domain::LotSettings;
+    /// Everything a rollback must restore, in a comparable form.
+    fn snapshot(state: &State) -> String {
+        let mut parts = vec![
+            format!("{:?}", sorted(state.lots.iter())),
+            format!("{:?}", sorted(state.contractors.iter())),
+            format!("{:?}", sorted(state.plates.iter())),
+            format!("{:?}", sorted(state.stays.iter())),
+            format!("{:?}", sorted(state.inside.iter())),
+            format!("{:?}", sorted(state.open_violations.iter())),
+            format!("answers {}", state.answers_kept()),
+        ];
+        let mut alerts: Vec<String> = state
+            .open_alerts
+            .values()
+            .map(|a| format!("{a:?}"))
+            .collect();
+        alerts.sort();
+        parts.extend(alerts);
+        parts.join("\n")
+    }
 
-    /// Lot `a`, and contractor `acme` with plate `P1` registered.
-    fn state() -> State {
+    fn sorted<K: std::fmt::Debug, V: std::fmt::Debug>(
+        items: impl Iterator<Item = (K, V)>,
+    ) -> Vec<String> {
+        let mut all: Vec<String> = items.map(|(k, v)| format!("{k:?}={v:?}")).collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_rollback_restores_every_map_a_group_of_commands_changed() {
         let mut state = State::default();
-        let now = Timestamp::now();
+        let lot = add_lot(&mut state, "a", 2, Some(0.5));
+        let acme = add_contractor(&mut state, "acme", Some((&lot, 1)), &["P1", "P2"], 100);
+        enter(&mut state, &lot, "P1", at(1));
+        let before = snapshot(&state);
+
         let mut tx = state.begin();
-        let lot = LotSpec {
-            name: "A".into(),
-            total_slots: 10,
-            warning_threshold: None,
-            max_stay_seconds: None,
-        };
-        tx.put_lot(
-            LotId::parse("a").unwrap(),
-            LotSettings::parse(lot).unwrap(),
-            now,
-        );
-        let contractor = ContractorSpec {
-            name: "Acme".into(),
-            allocations: vec![],
-            plates: vec!["P1".into()],
-            penalty_per_vehicle: None,
-        };
-        tx.put_contractor(
-            ContractorId::parse("acme").unwrap(),
-            ContractorSettings::parse(contractor).unwrap(),
-            now,
-        )
-        .unwrap();
-        drop(tx);
-        state
-    }
-
-    fn entry(plate: &str) -> GateEvent {
-        GateEvent {
-            event_id: None,
-            lot: LotId::parse("a").unwrap(),
-            gate_id: None,
-            kind: GateEventKind::VehicleEntry,
-            plate: Plate::parse(plate).unwrap(),
-            observed_at: None,
-        }
-    }
-
-    /// The routing of the capacity update a gate event emits.
-    fn routing_of_entry(plate: &str) -> Routing {
-        let mut state = state();
-        let mut tx = state.begin();
-        tx.gate_events(&[entry(plate)], false, Timestamp::now())
-            .unwrap();
-        let at = tx
-            .events()
-            .iter()
-            .position(|e| matches!(e, Event::CapacityUpdate(_)))
-            .expect("a capacity update");
-        assert_eq!(tx.events().len(), tx.routing().len());
-        tx.routing()[at].clone()
-    }
-
-    #[test]
-    fn a_gate_update_belongs_to_the_plates_contractor_and_others_get_it_without_the_plate() {
-        let routing = routing_of_entry("p1");
-        assert_eq!(routing.owner.as_deref(), Some("acme"));
-        let Some(Event::CapacityUpdate(redacted)) = routing.redacted else {
-            panic!("no redacted form");
-        };
-        assert_eq!(redacted.plate_number, None);
-        assert_eq!(redacted.occupied, 1, "the rest of the update is kept");
-        assert_eq!(redacted.event, Some(GateEventKind::VehicleEntry));
-    }
-
-    #[test]
-    fn an_unregistered_plate_has_no_owner_and_is_still_redacted() {
-        let routing = routing_of_entry("ZZ9");
-        assert_eq!(routing.owner, None);
-        assert!(routing.redacted.is_some());
-    }
-
-    #[test]
-    fn events_naming_no_plate_are_not_redacted() {
-        let mut state = state();
-        let mut tx = state.begin();
-        let report = crate::domain::CountReport {
-            lot_id: LotId::parse("a").unwrap(),
-            occupied: 3,
-            total_slots: None,
-            observed_at: None,
-        };
-        tx.report_counts(&[report], false, Timestamp::now())
-            .unwrap();
+        let events = [
+            gate_event(&lot, GateEventKind::VehicleEntry, "P2"),
+            gate_event(&lot, GateEventKind::VehicleEntry, "X9"),
+            gate_event(&lot, GateEventKind::VehicleExit, "P1"),
+            GateEvent {
+                event_id: Some("e-1".into()),
+                ..gate_event(&lot, GateEventKind::VehicleEntry, "P3")
+            },
+        ];
+        tx.gate_events(&events, true, at(2)).unwrap();
+        tx.check_overstays(at(3));
+        assert!(!tx.changes().is_empty());
         assert!(!tx.events().is_empty());
-        assert!(tx
-            .routing()
-            .iter()
-            .all(|r| r.owner.is_none() && r.redacted.is_none()));
+        assert_ne!(
+            snapshot(tx.state()),
+            before,
+            "the commands changed the state"
+        );
+        tx.rollback();
+
+        assert_eq!(snapshot(&state), before);
+        assert_eq!(state.vehicles_inside(&acme, &lot), 1);
     }
 
     #[test]
-    fn stored_data_is_redacted_by_the_same_rule() {
-        let mut state = state();
+    fn a_row_changed_twice_in_a_group_is_stored_once_with_its_final_value() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 10, None);
         let mut tx = state.begin();
-        tx.gate_events(&[entry("P1")], false, Timestamp::now())
-            .unwrap();
-        let update = &tx.events()[0];
-        let expected = tx.routing()[0].redacted.as_ref().unwrap().to_json();
-        let data = update.to_json();
-        assert!(data.contains("P1"));
-        assert_eq!(
-            Routing::redacted_data(EventType::CapacityUpdate, &data),
-            Some(expected)
-        );
-        let plain = Event::CapacityUpdate(CapacityUpdate {
-            plate_number: None,
-            ..match update {
-                Event::CapacityUpdate(u) => u.clone(),
-                _ => unreachable!(),
-            }
-        });
-        assert_eq!(
-            Routing::redacted_data(EventType::CapacityUpdate, &plain.to_json()),
-            None
-        );
-        assert_eq!(Routing::redacted_data(EventType::Alert, &data), None);
-        assert_eq!(
-            Routing::redacted_data(EventType::CapacityUpdate, "not json"),
-            None
-        );
+        let events = [
+            gate_event(&lot, GateEventKind::VehicleEntry, "P1"),
+            gate_event(&lot, GateEventKind::VehicleEntry, "P2"),
+        ];
+        tx.gate_events(&events, true, at(1)).unwrap();
+        let lots: Vec<&Lot> = tx
+            .changes()
+            .iter()
+            .filter_map(|c| match c {
+                Change::Lot(lot) => Some(lot),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lots.len(), 1);
+        assert_eq!(lots[0].occupied, 2);
+        assert_eq!(tx.events().len(), 2, "every event is published");
     }
 }

@@ -277,3 +277,177 @@ impl Txn<'_> {
         Ok(violation)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use parkstream_protocol::events::AlertType;
+
+    use super::super::testing::{
+        add_contractor, add_lot, add_lot_with_max_stay, alerts, apply, at, enter, exit, violations,
+    };
+    use super::super::State;
+    use super::*;
+
+    const RATE: u64 = 300;
+
+    #[test]
+    fn a_contractor_over_its_allocation_has_one_breach_that_records_the_peak_excess() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 50, None);
+        add_contractor(
+            &mut state,
+            "acme",
+            Some((&lot, 1)),
+            &["P1", "P2", "P3"],
+            RATE,
+        );
+        assert!(violations(&enter(&mut state, &lot, "P1", at(0))).is_empty());
+
+        let events = enter(&mut state, &lot, "P2", at(10));
+        let first = violations(&events);
+        assert_eq!(first.len(), 1);
+        let v = &first[0];
+        assert_eq!(v.violation_type, ViolationType::CapacityBreach);
+        assert_eq!(v.contractor_id.as_deref(), Some("acme"));
+        assert_eq!(v.status, ViolationStatus::Pending);
+        assert_eq!(
+            (
+                v.details.allocated_capacity,
+                v.details.actual_occupancy,
+                v.details.excess_vehicles
+            ),
+            (1, 2, 1)
+        );
+        assert_eq!(v.penalty, RATE);
+        let alert = alerts(&events);
+        assert_eq!(alert.len(), 1);
+        assert_eq!(alert[0].alert_type, AlertType::ViolationDetected);
+        assert_eq!(alert[0].contractor_id.as_deref(), Some("acme"));
+
+        let peak = violations(&enter(&mut state, &lot, "P3", at(20)));
+        assert_eq!(peak[0].id, v.id, "the same violation, not a second");
+        assert_eq!(peak[0].details.excess_vehicles, 2);
+        assert_eq!(peak[0].penalty, 2 * RATE);
+
+        // Down by one: still a breach, the peak stays, nothing is published.
+        assert!(violations(&exit(&mut state, &lot, "P3", at(30))).is_empty());
+        // Back within the allocation: the breach ends and its length is added.
+        let ended = violations(&exit(&mut state, &lot, "P2", at(70)));
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].id, v.id);
+        assert_eq!(ended[0].details.duration, 60);
+        assert_eq!(ended[0].details.excess_vehicles, 2);
+        assert_eq!(ended[0].penalty, 2 * RATE);
+    }
+
+    #[test]
+    fn a_new_breach_reopens_a_pending_violation_but_not_an_acknowledged_one() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 50, None);
+        add_contractor(&mut state, "acme", Some((&lot, 0)), &["P1"], RATE);
+        let id = violations(&enter(&mut state, &lot, "P1", at(0)))[0]
+            .id
+            .clone();
+        exit(&mut state, &lot, "P1", at(5));
+
+        let again = violations(&enter(&mut state, &lot, "P1", at(10)));
+        assert_eq!(again[0].id, id, "a still-pending violation is reopened");
+        exit(&mut state, &lot, "P1", at(12));
+        assert_eq!(state.open_violations[&id].violation.details.duration, 7);
+
+        apply(&mut state, |tx| tx.acknowledge_violation(&id, at(13)))
+            .0
+            .unwrap();
+        let third = violations(&enter(&mut state, &lot, "P1", at(20)));
+        assert_eq!(third.len(), 1);
+        assert_ne!(third[0].id, id, "an acknowledged violation is not reopened");
+    }
+
+    #[test]
+    fn an_unregistered_plate_in_a_lot_with_contractors_is_unauthorized_and_bills_no_one() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 50, None);
+        let free = add_lot(&mut state, "free", 50, None);
+        add_contractor(&mut state, "acme", Some((&lot, 5)), &["P1"], RATE);
+        add_contractor(&mut state, "other", None, &["Q1"], 700);
+
+        assert!(violations(&enter(&mut state, &lot, "P1", at(0))).is_empty());
+        assert!(violations(&enter(&mut state, &free, "X1", at(0))).is_empty());
+
+        let unknown = violations(&enter(&mut state, &lot, "x-1", at(1)));
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(
+            unknown[0].violation_type,
+            ViolationType::UnauthorizedVehicle
+        );
+        assert_eq!(unknown[0].plate_number.as_deref(), Some("X1"));
+        assert_eq!(unknown[0].contractor_id, None);
+        assert_eq!(unknown[0].penalty, 0);
+
+        // A registered contractor without an allocation here is billed its own rate.
+        let stray = violations(&enter(&mut state, &lot, "Q1", at(2)));
+        assert_eq!(stray[0].contractor_id.as_deref(), Some("other"));
+        assert_eq!(stray[0].penalty, 700);
+    }
+
+    #[test]
+    fn an_overstay_is_raised_once_while_inside_and_not_again_at_the_exit() {
+        let mut state = State::default();
+        let lot = add_lot_with_max_stay(&mut state, "a", 50, None, Some(60));
+        add_contractor(&mut state, "acme", Some((&lot, 5)), &["P1"], RATE);
+        enter(&mut state, &lot, "P1", at(0));
+        assert!(apply(&mut state, |tx| tx.check_overstays(at(60)))
+            .1
+            .is_empty());
+
+        let raised = violations(&apply(&mut state, |tx| tx.check_overstays(at(61))).1);
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].violation_type, ViolationType::Overparking);
+        assert_eq!(raised[0].details.duration, 61);
+        assert_eq!(raised[0].penalty, RATE);
+        assert!(apply(&mut state, |tx| tx.check_overstays(at(62)))
+            .1
+            .is_empty());
+        assert!(violations(&exit(&mut state, &lot, "P1", at(200))).is_empty());
+    }
+
+    #[test]
+    fn an_overstay_seen_first_at_the_exit_is_raised_there() {
+        let mut state = State::default();
+        let lot = add_lot_with_max_stay(&mut state, "a", 50, None, Some(60));
+        enter(&mut state, &lot, "P1", at(0));
+        assert!(violations(&exit(&mut state, &lot, "P1", at(60))).is_empty());
+        enter(&mut state, &lot, "P1", at(100));
+        let late = violations(&exit(&mut state, &lot, "P1", at(200)));
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].details.duration, 100);
+        assert_eq!(late[0].penalty, 0, "no contractor, no one billed");
+    }
+
+    #[test]
+    fn a_violation_is_acknowledged_once_and_resolving_an_ongoing_breach_counts_its_length() {
+        let mut state = State::default();
+        let lot = add_lot(&mut state, "a", 50, None);
+        add_contractor(&mut state, "acme", Some((&lot, 0)), &["P1"], RATE);
+        let id = violations(&enter(&mut state, &lot, "P1", at(0)))[0]
+            .id
+            .clone();
+
+        let acked = apply(&mut state, |tx| tx.acknowledge_violation(&id, at(1))).0;
+        assert_eq!(acked.unwrap().status, ViolationStatus::Acknowledged);
+        let again = apply(&mut state, |tx| tx.acknowledge_violation(&id, at(2))).0;
+        assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+
+        let resolved = apply(&mut state, |tx| tx.resolve_violation(&id, at(45)))
+            .0
+            .unwrap();
+        assert_eq!(resolved.status, ViolationStatus::Resolved);
+        assert_eq!(resolved.details.duration, 45);
+        assert!(state.open_violations.is_empty());
+        let gone = apply(&mut state, |tx| tx.resolve_violation(&id, at(46))).0;
+        assert!(
+            matches!(gone, Err(DomainError::NotFound { .. })),
+            "{gone:?}"
+        );
+    }
+}

@@ -434,15 +434,7 @@ async fn a_contractor_sees_only_its_lots_and_its_own_violations_without_others_p
     let app = secured().await;
     let admin = token(Role::Admin);
     for lot in ["depot", "north"] {
-        let response = app
-            .http
-            .put(app.url(&format!("/api/lots/{lot}")))
-            .bearer_auth(&admin)
-            .json(&json!({"name": lot, "totalSlots": 50}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
+        app.create_lot_as(&admin, lot, 50).await;
     }
     for (id, allocated, plates) in [("acme", 1, vec!["A1", "A2"]), ("zen", 5, vec!["Z1"])] {
         let body = json!({"name": id, "allocations": [{"parkingLotId": "depot", "allocatedCapacity": allocated}], "plates": plates});
@@ -575,13 +567,7 @@ async fn a_lots_claim_narrows_the_stream_and_the_lists() {
     let app = secured().await;
     let admin = token(Role::Admin);
     for lot in ["a", "b"] {
-        app.http
-            .put(app.url(&format!("/api/lots/{lot}")))
-            .bearer_auth(&admin)
-            .json(&json!({"name": lot, "totalSlots": 10}))
-            .send()
-            .await
-            .unwrap();
+        app.create_lot_as(&admin, lot, 10).await;
     }
     let only_b = mint(
         SECRET.as_bytes(),

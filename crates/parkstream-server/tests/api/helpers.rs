@@ -151,6 +151,19 @@ impl TestApp {
         response.json().await.expect("lot json")
     }
 
+    /// Creates a lot with a bearer token and checks it was created.
+    pub async fn create_lot_as(&self, token: &str, id: &str, total_slots: u32) {
+        let response = self
+            .http
+            .put(self.url(&format!("/api/lots/{id}")))
+            .bearer_auth(token)
+            .json(&json!({"name": id, "totalSlots": total_slots}))
+            .send()
+            .await
+            .expect("PUT lot");
+        assert_eq!(response.status(), 201, "PUT lot {id}");
+    }
+
     pub async fn post_capacity(&self, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url("/api/capacity/update"))

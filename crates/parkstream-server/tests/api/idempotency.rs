@@ -53,15 +53,7 @@ async fn an_event_id_reused_in_another_lot_is_applied_there_and_reveals_nothing(
     )
     .unwrap();
     for lot in ["a", "b"] {
-        let created = app
-            .http
-            .put(app.url(&format!("/api/lots/{lot}")))
-            .bearer_auth(&admin)
-            .json(&json!({"name": lot, "totalSlots": 10}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
+        app.create_lot_as(&admin, lot, 10).await;
     }
 
     let (status, in_a) = post_gate(&app, &entry("gate-1", "a", "SECRET1"), Some(&admin)).await;
