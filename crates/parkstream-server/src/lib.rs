@@ -40,6 +40,7 @@ pub mod read_model;
 pub mod server;
 pub mod simulate;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;
 pub mod writer;

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::sync::lock;
+
 /// Limits per client IP address. A limit of 0 is no limit.
 #[derive(Debug)]
 pub struct PerIpLimits {
@@ -31,11 +33,7 @@ pub struct StreamPermit {
 
 impl Drop for StreamPermit {
     fn drop(&mut self) {
-        let mut streams = self
-            .limits
-            .streams
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut streams = lock(&self.limits.streams);
         if let Some(open) = streams.get_mut(&self.ip) {
             *open -= 1;
             if *open == 0 {
@@ -57,7 +55,7 @@ impl PerIpLimits {
 
     /// A place for one more stream from `ip`; `None` when it has as many as allowed.
     pub fn open_stream(self: &Arc<Self>, ip: IpAddr) -> Option<StreamPermit> {
-        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let mut streams = lock(&self.streams);
         let open = streams.entry(ip).or_default();
         if self.max_streams != 0 && *open >= self.max_streams {
             return None;
@@ -75,7 +73,7 @@ impl PerIpLimits {
             return Ok(());
         }
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = lock(&self.buckets);
         // Forget addresses whose budget is full again, so the map stays as small as the set
         // of recent writers.
         if buckets.len() > 10_000 {

@@ -13,6 +13,7 @@ use parkstream_protocol::Timestamp;
 use crate::domain::contractor::Contractor;
 use crate::domain::Lot;
 use crate::hub::ContractorLots;
+use crate::sync::{read, write};
 
 /// How long occupancy history is kept, and the width of one sample's bucket.
 pub const HISTORY_MINUTES: i64 = 60;
@@ -73,7 +74,7 @@ impl ReadModel {
     /// Records committed lots (and a point of their occupancy, now) and the newest event id.
     pub fn update(&self, lots: &[Lot], last_event_id: u64) {
         let now = Timestamp::now();
-        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        let mut views = write(&self.views);
         for lot in lots {
             let sample = OccupancySample {
                 t: now,
@@ -96,13 +97,7 @@ impl ReadModel {
             let moved = self.moved.notified();
             tokio::pin!(moved);
             moved.as_mut().enable();
-            if self
-                .views
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .last_event_id
-                >= id
-            {
+            if read(&self.views).last_event_id >= id {
                 return true;
             }
             if tokio::time::timeout_at(deadline, moved).await.is_err() {
@@ -114,7 +109,7 @@ impl ReadModel {
     /// Records contractors' allocations (at start, after each commit that changed one, and
     /// from the database in a cluster).
     pub fn update_contractors<'a>(&self, contractors: impl IntoIterator<Item = &'a Contractor>) {
-        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        let mut views = write(&self.views);
         for contractor in contractors {
             let lots = contractor
                 .allocations
@@ -130,7 +125,7 @@ impl ReadModel {
 
     /// The lots a contractor has allocations in (none for an unknown contractor).
     pub fn contractor_lots(&self, contractor: &str) -> Vec<String> {
-        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = read(&self.views);
         views
             .contractor_lots
             .get(contractor)
@@ -141,7 +136,7 @@ impl ReadModel {
     /// The same lots as a live set for a contractor's stream: it changes as the allocations
     /// do. (A contractor not known yet gets an empty set, filled if it is created.)
     pub fn live_contractor_lots(&self, contractor: &str) -> Arc<ContractorLots> {
-        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        let mut views = write(&self.views);
         views
             .contractor_lots
             .entry(contractor.to_owned())
@@ -151,7 +146,7 @@ impl ReadModel {
 
     /// Adds past points (from stored events at start), oldest first.
     pub fn record_history(&self, samples: impl IntoIterator<Item = (String, OccupancySample)>) {
-        let mut views = self.views.write().unwrap_or_else(|p| p.into_inner());
+        let mut views = write(&self.views);
         for (lot, sample) in samples {
             views.sample(&lot, sample);
         }
@@ -159,13 +154,13 @@ impl ReadModel {
 
     /// Every lot, by id, and the newest event id the list reflects.
     pub fn lots(&self) -> (Vec<LotView>, u64) {
-        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = read(&self.views);
         (views.lots.values().cloned().collect(), views.last_event_id)
     }
 
     /// One lot, and the newest event id it reflects.
     pub fn lot(&self, id: &str) -> (Option<LotView>, u64) {
-        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = read(&self.views);
         (views.lots.get(id).cloned(), views.last_event_id)
     }
 
@@ -173,7 +168,7 @@ impl ReadModel {
     /// before the window; and the newest event id it reflects.
     pub fn occupancy(&self, minutes: i64, lot: Option<&str>) -> (OccupancyHistory, u64) {
         let cutoff = Timestamp::now().unix_millis() - minutes * 60_000;
-        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = read(&self.views);
         let lots = views
             .occupancy
             .iter()

@@ -10,11 +10,10 @@ use parkstream_protocol::EventType;
 
 use crate::config::ServeSettings;
 use crate::domain::State;
-use crate::hub::{Hub, HubConfig};
+use crate::hub::{publishable, Hub, HubConfig};
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::store::{PostgresStore, Store};
-use crate::writer;
 
 /// What the stored state rebuilds, ready for the writer to take over.
 pub(super) struct Restored {
@@ -53,7 +52,7 @@ pub(super) async fn restore(settings: &ServeSettings) -> anyhow::Result<Restored
             client_buffer: usize::try_from(settings.client_buffer).unwrap_or(usize::MAX),
         },
         snapshot.next_event_id - 1,
-        snapshot.events.iter().map(writer::publishable),
+        snapshot.events.iter().map(publishable),
         metrics.clone(),
     );
     if cluster_store.is_some() {

@@ -6,7 +6,7 @@
 //!   version says so), applies its group of commands, commits them with the next event ids,
 //!   appends their events to the Redis Stream, and only then releases the lock. Rules therefore
 //!   see one consistent state across the cluster; counts stay exact; unique indexes back the
-//!   "one active alert" and "one ongoing breach" rules.
+//!   "one active alert" and "one ongoing breach" rules. [`ClusterWriting`] is the writer's side.
 //! - Ids: event ids come from the database in commit order; the stream entry of event `N` has
 //!   the stream id `N-0`, so stream order is commit order and every instance reads the same ids.
 //! - Redis down: the writer checks Redis before committing (when the last append failed or
@@ -19,8 +19,10 @@
 //! - Timers (silent cameras, overstays) run on one instance, the one holding a second advisory
 //!   lock ([`leader::Leadership`]); when it dies, PostgreSQL frees the lock and another takes over.
 
+mod commit;
 pub mod leader;
 pub mod stream;
 
+pub use commit::ClusterWriting;
 pub use leader::Leadership;
 pub use stream::{Appender, Follower};

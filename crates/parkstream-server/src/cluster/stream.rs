@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use parkstream_protocol::EventType;
 
-use crate::hub::{Hub, PublishedEvent};
+use crate::hub::{publishable, Hub, PublishedEvent};
 use crate::read_model::ReadModel;
 use crate::store::{PostgresStore, StoredEvent};
 
@@ -257,7 +257,7 @@ impl Follower {
                 let id = parse_entry_id(&entry.id)?;
                 let event_type: EventType = field("type")?.parse().ok()?;
                 let data = field("data")?;
-                Some(PublishedEvent::new(
+                Some(PublishedEvent::from_stored(
                     id,
                     event_type,
                     field("lot").map(Arc::from),
@@ -290,7 +290,7 @@ impl Follower {
                             count = missing.len(),
                             "read events missing from the Redis stream from the database"
                         );
-                        batch.extend(missing.iter().map(crate::writer::publishable));
+                        batch.extend(missing.iter().map(publishable));
                     }
                     Err(err) => {
                         tracing::error!(error = %err, "events missing from the Redis stream could not be read")

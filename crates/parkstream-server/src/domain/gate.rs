@@ -198,7 +198,9 @@ impl Txn<'_> {
         update.gate_id.clone_from(&event.gate_id);
         update.duration = duration;
         self.save_lot(lot);
-        self.emit(Event::CapacityUpdate(update.clone()));
+        // The plate's contractor now (not the stay's, fixed at entry) owns the update.
+        let owner = self.state.plates.get(&event.plate).map(ToString::to_string);
+        self.emit_owned(Event::CapacityUpdate(update.clone()), owner);
 
         self.evaluate_capacity_alerts(&event.lot, at);
         if let Some(stay) = &entered {

@@ -20,12 +20,14 @@ pub mod idempotency;
 pub mod lot;
 #[cfg(test)]
 mod properties;
+mod routing;
 mod state;
 #[cfg(test)]
 mod testing;
 pub mod violation;
 
 pub use lot::{check_observed_at, CountReport, Lot, LotId, LotSettings};
+pub use routing::Routing;
 pub use state::{Change, Loaded, State, Txn};
 
 /// Why a command was refused. Nothing of a refused command is applied.

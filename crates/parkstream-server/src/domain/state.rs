@@ -12,6 +12,7 @@ use super::contractor::{Contractor, ContractorId, Plate};
 use super::gate::Stay;
 use super::idempotency::{GateAnswer, GateAnswers, Retention};
 use super::lot::{Lot, LotId};
+use super::routing::Routing;
 use super::violation::ViolationRecord;
 
 /// Everything the rules need, held in memory by the writer; the store is its durable copy.
@@ -102,12 +103,6 @@ impl State {
         self.lots.values()
     }
 
-    /// The contractor that registered a plate (as it appears in events, normalized).
-    pub fn plate_owner(&self, plate: &str) -> Option<&ContractorId> {
-        let plate = Plate::parse(plate).ok()?;
-        self.plates.get(&plate)
-    }
-
     pub fn contractors(&self) -> impl Iterator<Item = &Contractor> {
         self.contractors.values()
     }
@@ -129,6 +124,7 @@ impl State {
             changes: Vec::new(),
             change_index: HashMap::new(),
             events: Vec::new(),
+            routing: Vec::new(),
         }
     }
 }
@@ -196,6 +192,8 @@ pub struct Txn<'a> {
     changes: Vec<Change>,
     change_index: HashMap<ChangeKey, usize>,
     events: Vec<Event>,
+    /// Beside each event, who it is for.
+    routing: Vec<Routing>,
 }
 
 impl std::fmt::Debug for Txn<'_> {
@@ -256,6 +254,13 @@ impl Txn<'_> {
     }
 
     pub(super) fn emit(&mut self, event: Event) {
+        self.emit_owned(event, None);
+    }
+
+    /// Emits an event that belongs to `owner` though its fields do not say so (a plate's
+    /// contractor).
+    pub(super) fn emit_owned(&mut self, event: Event, owner: Option<String>) {
+        self.routing.push(Routing::of(&event, owner));
         self.events.push(event);
     }
 
@@ -267,6 +272,11 @@ impl Txn<'_> {
     /// The events emitted so far, in order.
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+
+    /// Who each of [`Txn::events`] is for, in the same order.
+    pub fn routing(&self) -> &[Routing] {
+        &self.routing
     }
 
     /// Undoes everything: the changes could not be stored.

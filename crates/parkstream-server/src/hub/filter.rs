@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::PublishedEvent;
 use crate::domain::LotId;
+use crate::sync::{read, write};
 
 /// A set of event types as bits, cheap to test on the fan-out path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,19 +63,15 @@ impl ContractorLots {
 
     /// Replaces the lots.
     pub fn set(&self, lots: impl IntoIterator<Item = Arc<str>>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = lots.into_iter().collect();
+        *write(&self.0) = lots.into_iter().collect();
     }
 
     pub fn get(&self) -> Arc<[Arc<str>]> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        read(&self.0).clone()
     }
 
     fn contains(&self, lot: &str) -> bool {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .any(|l| &**l == lot)
+        read(&self.0).iter().any(|l| &**l == lot)
     }
 }
 
@@ -260,8 +257,19 @@ mod tests {
     }
 
     fn event(lot: &str, owner: Option<&str>, event_type: EventType, data: &str) -> PublishedEvent {
-        PublishedEvent::new(1, event_type, Some(lot.into()), owner.map(Into::into), data)
+        // What the domain hands over for this one update naming a plate.
+        let redacted = (data == UPDATE).then_some(r#"{"parkingLotId":"depot","occupied":3}"#);
+        PublishedEvent::new(
+            1,
+            event_type,
+            Some(lot.into()),
+            owner.map(Into::into),
+            data,
+            redacted,
+        )
     }
+
+    const UPDATE: &str = r#"{"parkingLotId":"depot","plateNumber":"X1","occupied":3}"#;
 
     #[test]
     fn a_contractor_sees_its_lots_its_own_items_and_no_other_plates() {
@@ -269,7 +277,7 @@ mod tests {
             id: "acme".into(),
             lots: Arc::new(ContractorLots::new(["depot".into()])),
         });
-        let update = r#"{"parkingLotId":"depot","plateNumber":"X1","occupied":3}"#;
+        let update = UPDATE;
         let theirs = event("depot", Some("zen"), EventType::CapacityUpdate, update);
         let frame = acme.select(&theirs).unwrap();
         assert!(

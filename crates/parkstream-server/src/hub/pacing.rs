@@ -18,8 +18,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{lock, read, remove, Hub, PublishedEvent};
+use super::{remove, Hub, PublishedEvent};
 use crate::metrics::ReasonLabel;
+use crate::sync::{lock, read};
 
 /// How long a publication waits for the streams behind it to read. A stream that has left an
 /// event unread for this long after its publication does not keep up.

@@ -11,8 +11,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
-use super::{read, Hub, Slot, Start};
+use super::{Hub, Slot, Start};
 use crate::metrics::ReasonLabel;
+use crate::sync::read;
 
 /// Most bytes gathered into one chunk; the rest follows at the next poll.
 const MAX_CHUNK_BYTES: usize = 256 * 1024;
