@@ -120,11 +120,17 @@ pub async fn run(
     let stop = CancellationToken::new();
     let (cluster_writing, redis_health) = match (&cluster_store, &settings.redis_url) {
         (Some(pg), Some(url)) => {
-            let appender =
-                cluster::Appender::new(url, &settings.redis_stream, settings.redis_stream_length)
-                    .context("the Redis URL")?;
+            let ca_file = settings.redis_ca_file.as_deref();
+            let appender = cluster::Appender::new(
+                url,
+                ca_file,
+                &settings.redis_stream,
+                settings.redis_stream_length,
+            )
+            .context("the Redis URL")?;
             let follower = cluster::Follower::new(
                 url,
+                ca_file,
                 &settings.redis_stream,
                 hub.clone(),
                 pg.clone(),
