@@ -25,6 +25,8 @@ fi
 
 # PostgreSQL and Redis, for the PostgreSQL run of the integration suite and the cluster tests
 # (tests/api/cluster.rs): installed from Debian's packages if missing, started if not running.
+# The TLS tests (tests/api/db_tls.rs) run their own servers from the same packages: initdb and
+# pg_ctl under /usr/lib/postgresql, and Debian's redis-server, which is built with TLS.
 if ! command -v pg_ctlcluster >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql

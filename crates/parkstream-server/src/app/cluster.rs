@@ -32,10 +32,17 @@ pub(super) fn join(
     let (Some(pg), Some(url)) = (cluster_store, &settings.redis_url) else {
         return Ok(None);
     };
-    let appender = Appender::new(url, &settings.redis_stream, settings.redis_stream_length)
-        .context("the Redis URL")?;
+    let ca_file = settings.redis_ca_file.as_deref();
+    let appender = Appender::new(
+        url,
+        ca_file,
+        &settings.redis_stream,
+        settings.redis_stream_length,
+    )
+    .context("the Redis URL")?;
     let follower = Follower::new(
         url,
+        ca_file,
         &settings.redis_stream,
         hub.clone(),
         pg.clone(),

@@ -1,6 +1,7 @@
 //! The Redis Stream every instance's events flow through: [`Appender`] (the writer's side)
 //! and [`Follower`] (each instance's reader, publishing into its own hub).
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,27 @@ impl Health {
     }
 }
 
+/// A client for `url`; a `rediss://` server's certificate must chain to `ca_file` when given
+/// (a private CA), to the system's roots otherwise.
+///
+/// # Errors
+/// When the URL is not a Redis URL, or `ca_file` cannot be read or parsed.
+pub fn client(url: &str, ca_file: Option<&Path>) -> RedisResult<Client> {
+    // redis builds its rustls config from the process default: the server's own, ring.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let Some(ca_file) = ca_file else {
+        return Client::open(url);
+    };
+    let root_cert = std::fs::read(ca_file)?;
+    Client::build_with_tls(
+        url,
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        },
+    )
+}
+
 async fn connect(
     client: &Client,
     response_timeout: Duration,
@@ -63,10 +85,10 @@ pub struct Appender {
 
 impl Appender {
     /// # Errors
-    /// When the URL is not a Redis URL.
-    pub fn new(url: &str, key: &str, max_len: u64) -> RedisResult<Self> {
+    /// See [`client`].
+    pub fn new(url: &str, ca_file: Option<&Path>, key: &str, max_len: u64) -> RedisResult<Self> {
         Ok(Self {
-            client: Client::open(url)?,
+            client: client(url, ca_file)?,
             key: key.to_owned(),
             max_len,
             conn: None,
@@ -163,16 +185,17 @@ pub struct Follower {
 
 impl Follower {
     /// # Errors
-    /// When the URL is not a Redis URL.
+    /// See [`client`].
     pub fn new(
         url: &str,
+        ca_file: Option<&Path>,
         key: &str,
         hub: Hub,
         store: PostgresStore,
         read_model: ReadModel,
     ) -> RedisResult<Self> {
         Ok(Self {
-            client: Client::open(url)?,
+            client: client(url, ca_file)?,
             key: key.to_owned(),
             hub,
             store,

@@ -24,9 +24,15 @@ pub struct ServeSettings {
     pub database_url: String,
 
     /// Redis, to run several instances on one PostgreSQL database: events flow through a
-    /// Redis Stream to every instance (`redis://HOST:PORT`). None: one instance, in-process fan-out.
+    /// Redis Stream to every instance (`redis://HOST:PORT`, `rediss://` for TLS). None: one
+    /// instance, in-process fan-out.
     #[arg(long, env = "REDIS_URL", value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
+
+    /// PEM CA certificate(s) that sign a `rediss://` server's certificate (a private CA);
+    /// without it the system's roots are trusted.
+    #[arg(long, env = "REDIS_CA_FILE", requires = "redis_url", value_parser = parse_ca_file)]
+    pub redis_ca_file: Option<std::path::PathBuf>,
 
     /// The Redis Stream's key (instances of one deployment share it).
     #[arg(
@@ -244,12 +250,25 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// `redis://HOST:PORT[/DB]`.
+/// `redis://HOST:PORT[/DB]`, or `rediss://` (TLS).
 fn parse_redis_url(s: &str) -> Result<String, String> {
-    match s.strip_prefix("redis://") {
+    match s.strip_prefix("redis://").or(s.strip_prefix("rediss://")) {
         Some(rest) if !rest.is_empty() => Ok(s.to_owned()),
-        _ => Err("must be redis://HOST:PORT".into()),
+        _ => Err("must be redis://HOST:PORT or rediss://HOST:PORT".into()),
     }
+}
+
+/// A readable file holding at least one PEM certificate (checked now, not at first connect).
+fn parse_ca_file(s: &str) -> Result<std::path::PathBuf, String> {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+    let certs = CertificateDer::pem_file_iter(s)
+        .map_err(|err| format!("cannot read {s:?}: {err}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("{s:?} is not PEM: {err}"))?;
+    if certs.is_empty() {
+        return Err(format!("{s:?} holds no PEM certificate"));
+    }
+    Ok(s.into())
 }
 
 /// A browser origin, `scheme://host[:port]` with nothing after it, or `*`.

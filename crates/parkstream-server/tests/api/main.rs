@@ -12,6 +12,7 @@ mod cluster;
 mod connections;
 mod crash;
 mod day;
+mod db_tls;
 mod fanout;
 mod flags;
 mod health;
