@@ -22,7 +22,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServeSettings;
-use crate::hub::{self, Hub};
+use crate::hub::Hub;
 use crate::server::{self, StreamRuntime};
 use crate::writer::Writer;
 use crate::{cluster as cluster_node, http, limits};
@@ -97,7 +97,7 @@ impl App {
             shutdown_drain: settings.shutdown_drain.min(settings.shutdown_grace),
             gzip: settings
                 .stream_gzip
-                .then(|| hub::gzip::GzipSlots::new(settings.max_gzip_streams)),
+                .then(|| http::gzip::GzipSlots::new(settings.max_gzip_streams)),
             redis_health,
         };
 

@@ -13,7 +13,7 @@
 //!   events wait to be appended) and answers 503 instead of storing what it cannot deliver. An
 //!   event stored whose append then failed stays in the database's event table (the outbox):
 //!   the next writer on any instance appends it first, in order.
-//! - Fan-out: every instance follows the stream ([`stream::follow`]) and publishes into its own
+//! - Fan-out: every instance follows the stream ([`Follower`]) and publishes into its own
 //!   hub; an entry missing from the stream (trimmed, or lost when Redis restarted) is read
 //!   from the database, so subscribers see every stored event once, in order.
 //! - Timers (silent cameras, overstays) run on one instance, the one holding a second advisory

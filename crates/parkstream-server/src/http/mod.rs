@@ -3,6 +3,7 @@
 mod alerts;
 mod assets;
 mod contractors;
+pub mod gzip;
 mod health;
 mod history;
 mod ingest;
@@ -56,7 +57,7 @@ pub struct AppState {
     /// The window over which streams close on shutdown.
     pub shutdown_drain: std::time::Duration,
     /// Compressed stream slots, when `--stream-gzip` is on.
-    pub gzip: Option<Arc<crate::hub::gzip::GzipSlots>>,
+    pub gzip: Option<Arc<crate::http::gzip::GzipSlots>>,
     /// Whether Redis answers, in a cluster (`--redis-url`).
     pub redis_health: Option<crate::cluster::stream::Health>,
 }

@@ -20,7 +20,7 @@ use super::params::Params;
 use super::{AppState, ConnectionContext, LAST_EVENT_ID};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
-use crate::hub::gzip::{accepts_gzip, GzipSlots, Gzipped};
+use crate::http::gzip::{accepts_gzip, GzipSlots, Gzipped};
 use crate::hub::{ContractorScope, Filter, HubFull, Start};
 use crate::limits::StreamPermit;
 

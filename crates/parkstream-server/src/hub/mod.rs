@@ -1,7 +1,7 @@
 //! The hub: fans every published event out to the streams that want it.
 //!
 //! Events are encoded to SSE bytes once ([`PublishedEvent::frame`]) and kept in one shared
-//! window ([`window::EventWindow`]). A stream holds only a cursor into that window: when woken
+//! window (`window::EventWindow`). A stream holds only a cursor into that window: when woken
 //! it copies every frame after its cursor that passes its filter into one chunk (one write for
 //! however many events arrived), so a subscriber costs a few words of memory, a burst of
 //! events costs one wake-up per stream, and a replay after `Last-Event-ID` is simply a cursor
@@ -13,11 +13,10 @@
 //! therefore never holds more than its socket buffers. (Other lots' events do not count: a
 //! stream watching a quiet lot beside a busy one just moves its cursor past the ones that left
 //! the window.) Bursts are published no faster than the streams that keep up can read them
-//! ([`pacing`]).
+//! (`pacing`).
 
 mod event;
 mod filter;
-pub mod gzip;
 mod pacing;
 mod registry;
 mod subscription;

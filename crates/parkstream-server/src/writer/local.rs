@@ -1,6 +1,6 @@
 //! Committing alone: store the group, then publish its events into this instance's hub.
 
-use super::task::{Changed, Group};
+use super::group::{Changed, Group};
 use crate::hub::{Hub, PublishedEvent};
 use crate::read_model::ReadModel;
 use crate::store::{Batch, Store, StoreError};

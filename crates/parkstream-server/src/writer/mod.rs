@@ -7,13 +7,15 @@
 //! event its id in commit order, so ids on the stream strictly increase, and rules see a
 //! consistent state without locks.
 //!
-//! - [`command`]: a command and its answer.
-//! - [`task`]: the group-commit loop, and the stored form of a group's events.
-//! - [`local`]: committing alone: store, then publish into this instance's hub.
+//! - `command`: a command and its answer.
+//! - `task`: the group-commit loop.
+//! - `group`: what one group is made of: its events as stored, the rows it changed.
+//! - `local`: committing alone: store, then publish into this instance's hub.
 //! - With several instances (`--redis-url`), groups are committed the cluster's way instead
 //!   ([`crate::cluster::ClusterWriting`]).
 
 mod command;
+mod group;
 mod local;
 mod task;
 #[cfg(test)]

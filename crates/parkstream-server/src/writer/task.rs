@@ -5,18 +5,16 @@ use parkstream_protocol::Timestamp;
 use tokio::sync::mpsc;
 
 use super::command::{self, Command, Context, Finish};
+use super::group::{Changed, Group};
 use super::local;
 use crate::cluster::ClusterWriting;
-use crate::domain::contractor::Contractor;
-use crate::domain::{Change, Lot, State, Txn};
+use crate::domain::{Change, State};
 use crate::hub::Hub;
 use crate::read_model::ReadModel;
-use crate::store::{Batch, Store, StoreError, StoredEvent};
+use crate::store::{Batch, Store, StoreError};
 
 /// Most commands stored in one transaction.
 const MAX_GROUP: usize = 512;
-/// Trim stored history once this many events were added since the last trim.
-const TRIM_EVERY: u64 = 1_000;
 
 /// How a group is committed: alone, or taking turns with the cluster's other instances.
 #[derive(Debug)]
@@ -176,77 +174,4 @@ impl WriterTask {
 
 fn finish(finishes: Vec<Finish>, stored: bool) {
     finishes.into_iter().for_each(|finish| finish(stored));
-}
-
-/// The events of one group as they are stored, and what publishing them needs besides.
-#[derive(Debug, Clone)]
-pub(super) struct Group {
-    /// Ids from the writer's next one, in emission order.
-    pub stored: Vec<StoredEvent>,
-    /// Beside each stored event: its data as other contractors see it, if different.
-    pub redacted: Vec<Option<String>>,
-    /// The newest id once the group is stored.
-    pub last_id: u64,
-    /// Delete stored history up to this id.
-    pub trim_through: Option<u64>,
-}
-
-impl Group {
-    fn of(
-        tx: &Txn<'_>,
-        now: Timestamp,
-        next_event_id: u64,
-        added_since_trim: u64,
-        history_size: u64,
-    ) -> Self {
-        let (stored, redacted) = tx
-            .events()
-            .iter()
-            .zip(tx.routing())
-            .zip(next_event_id..)
-            .map(|((event, routing), id)| {
-                let stored = StoredEvent {
-                    id,
-                    event_type: event.event_type(),
-                    lot_id: event.parking_lot_id().map(str::to_owned),
-                    owner: routing.owner.clone(),
-                    data: event.to_json(),
-                    created_at: now,
-                };
-                (stored, routing.redacted.as_ref().map(|r| r.to_json()))
-            })
-            .unzip::<_, _, Vec<_>, Vec<_>>();
-        let count = stored.len() as u64;
-        let last_id = next_event_id + count - 1;
-        let trim_through = (count > 0 && added_since_trim + count >= TRIM_EVERY)
-            .then(|| last_id.checked_sub(history_size))
-            .flatten();
-        Self {
-            stored,
-            redacted,
-            last_id,
-            trim_through,
-        }
-    }
-}
-
-/// The lots and contractors a transaction changed, as the read model shows them.
-#[derive(Debug, Default)]
-pub(super) struct Changed {
-    pub lots: Vec<Lot>,
-    pub contractors: Vec<Contractor>,
-}
-
-impl Changed {
-    fn of(tx: &Txn<'_>) -> Self {
-        let mut changed = Self::default();
-        for change in tx.changes() {
-            match change {
-                Change::Lot(lot) => changed.lots.push(lot.clone()),
-                Change::Contractor(c) => changed.contractors.push(c.clone()),
-                _ => {}
-            }
-        }
-        changed
-    }
 }
