@@ -8,15 +8,15 @@ use parkstream_server::auth::{mint, Claims, Role, Secret};
 use parkstream_server::config::AuthMode;
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_database_url, spawn_app_with, spawn_binary, TestApp};
+use crate::helpers::{spawn_app_with, spawn_binary, TestApp};
 
-const SECRET: &str = "test-secret-0123456789abcdef";
+pub(crate) const SECRET: &str = "test-secret-0123456789abcdef";
 const RS256_PRIVATE: &[u8] = include_bytes!("../fixtures/rs256.key.pem");
 const RS256_PUBLIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rs256.pub.pem");
 const ES256_PRIVATE: &[u8] = include_bytes!("../fixtures/es256.key.pem");
 const ES256_PUBLIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/es256.pub.pem");
 
-async fn secured() -> TestApp {
+pub(crate) async fn secured() -> TestApp {
     spawn_app_with(|s| {
         s.auth = AuthMode::Jwt;
         s.jwt_secret = Some(Secret::new(SECRET));
@@ -24,7 +24,7 @@ async fn secured() -> TestApp {
     .await
 }
 
-fn token(role: Role) -> String {
+pub(crate) fn token(role: Role) -> String {
     mint(
         SECRET.as_bytes(),
         "test",
@@ -60,7 +60,7 @@ fn signed(claims: &Claims, algorithm: Algorithm, key: &EncodingKey) -> String {
 }
 
 /// GET `path` with a bearer token (or none); answers the status and body.
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut request = app.http.get(app.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -70,7 +70,7 @@ async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> u16 {
+pub(crate) async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> u16 {
     app.http
         .post(app.url(path))
         .bearer_auth(token)
@@ -337,365 +337,6 @@ async fn tokens_are_accepted_from_the_query_and_the_cookie() {
 }
 
 #[tokio::test]
-async fn the_token_command_mints_what_the_server_accepts() {
-    let app = secured().await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
-        .args(["token", "--role", "viewer", "--ttl", "5m"])
-        .env("PARKSTREAM_JWT_SECRET", SECRET)
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success());
-    let minted = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    assert_eq!(get(&app, "/api/lots", Some(&minted)).await.0, 200);
-    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
-        .args(["token", "--role", "contractor", "--jwt-secret", SECRET])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        !refused.status.success(),
-        "a contractor token needs --contractor"
-    );
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn without_a_secret_the_server_prints_a_dashboard_url_with_an_admin_token_and_never_logs_tokens(
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database_url(dir.path()).await;
-    let server = spawn_binary(&["--database-url", &db], &[("RUST_LOG", "debug")]).await;
-    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
-    let url = loop {
-        let printed = server.stdout.lock().unwrap().clone();
-        if let Some(line) = printed.lines().find(|l| l.contains("?token=")) {
-            break line.split_whitespace().last().unwrap().to_owned();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no dashboard URL printed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(url.starts_with(&server.base));
-    let admin = url.split("?token=").nth(1).unwrap().to_owned();
-    let http = reqwest::Client::new();
-    let lot = http
-        .put(format!("{}/api/lots/a", server.base))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "A", "totalSlots": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(lot.status(), 201, "the printed token is an admin's");
-    // Requests carrying tokens in every place, good and bad.
-    let bad = format!("{admin}x");
-    for token in [&admin, &bad] {
-        http.get(format!("{}/api/lots?access_token={token}", server.base))
-            .send()
-            .await
-            .unwrap();
-        http.get(format!("{}/api/alerts", server.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        http.get(format!("{}/api/violations", server.base))
-            .header("cookie", format!("parkstream_token={token}"))
-            .send()
-            .await
-            .unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let log = server.log.lock().unwrap().clone();
-    assert!(
-        log.contains("/api/alerts"),
-        "the requests were logged (at debug)"
-    );
-    let signature = admin.rsplit('.').next().unwrap();
-    assert!(!log.contains(signature), "a token reached the log");
-}
-
-fn contractor_token(contractor: &str) -> String {
-    mint(
-        SECRET.as_bytes(),
-        contractor,
-        Role::Contractor,
-        Some(contractor),
-        None,
-        Duration::from_secs(600),
-    )
-    .unwrap()
-}
-
-#[tokio::test]
-async fn a_contractor_sees_only_its_lots_and_its_own_violations_without_others_plates() {
-    let app = secured().await;
-    let admin = token(Role::Admin);
-    for lot in ["depot", "north"] {
-        app.create_lot_as(&admin, lot, 50).await;
-    }
-    for (id, allocated, plates) in [("acme", 1, vec!["A1", "A2"]), ("zen", 5, vec!["Z1"])] {
-        let body = json!({"name": id, "allocations": [{"parkingLotId": "depot", "allocatedCapacity": allocated}], "plates": plates});
-        let response = app
-            .http
-            .put(app.url(&format!("/api/contractors/{id}")))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-    }
-    let (acme, zen) = (contractor_token("acme"), contractor_token("zen"));
-    let mut acme_stream = app.subscribe(&format!("access_token={acme}")).await;
-    let mut zen_stream = app.subscribe(&format!("access_token={zen}")).await;
-    acme_stream.connected().await;
-    zen_stream.connected().await;
-
-    let gate = |lot: &str, plate: &str| json!({"parkingLotId": lot, "event": "vehicle_entry", "plateNumber": plate});
-    for (lot, plate) in [
-        ("north", "N1"),
-        ("depot", "A1"),
-        ("depot", "Z1"),
-        ("depot", "A2"),
-        ("depot", "X1"),
-    ] {
-        assert_eq!(
-            post(&app, "/api/monitor/gate", &admin, gate(lot, plate)).await,
-            200
-        );
-    }
-
-    // Acme's stream: depot updates only, its own plates shown, others hidden; its own
-    // violation and alert; nothing of the unregistered car's violation or of North.
-    let mut seen = Vec::new();
-    while seen.len() < 6 {
-        let (kind, data) = acme_stream.next_data().await;
-        let label = match kind.as_str() {
-            "capacity_update" => format!(
-                "update {} {}",
-                data["parkingLotId"].as_str().unwrap(),
-                data["plateNumber"].as_str().unwrap_or("-")
-            ),
-            "violation" => format!(
-                "violation {} {}",
-                data["violationType"].as_str().unwrap(),
-                data["contractorId"].as_str().unwrap_or("-")
-            ),
-            "alert" => format!(
-                "alert {} {}",
-                data["type"].as_str().unwrap(),
-                data["contractorId"].as_str().unwrap_or("-")
-            ),
-            other => other.to_owned(),
-        };
-        seen.push(label);
-    }
-    assert_eq!(
-        seen,
-        [
-            "update depot A1",
-            "update depot -",
-            "update depot A2",
-            "violation capacity_breach acme",
-            "alert violation_detected acme",
-            "update depot -",
-        ]
-    );
-    acme_stream.expect_silence(Duration::from_millis(200)).await;
-
-    // Zen's stream: the same updates with Acme's plates hidden, and nothing of Acme's breach.
-    let mut zen_seen = Vec::new();
-    while zen_seen.len() < 4 {
-        let (kind, data) = zen_stream.next_data().await;
-        assert_eq!(
-            kind, "capacity_update",
-            "zen sees no one else's violations: {data}"
-        );
-        zen_seen.push(data["plateNumber"].as_str().unwrap_or("-").to_owned());
-    }
-    assert_eq!(zen_seen, ["-", "Z1", "-", "-"]);
-    zen_stream.expect_silence(Duration::from_millis(200)).await;
-
-    // REST agrees.
-    let (status, lots) = get(&app, "/api/lots", Some(&acme)).await;
-    assert_eq!(status, 200);
-    assert_eq!(lots.as_array().unwrap().len(), 1);
-    assert_eq!(lots[0]["parkingLotId"], "depot");
-    assert_eq!(get(&app, "/api/lots/north", Some(&acme)).await.0, 404);
-    let (_, violations) = get(&app, "/api/violations", Some(&acme)).await;
-    assert_eq!(violations.as_array().unwrap().len(), 1);
-    assert_eq!(violations[0]["contractorId"], "acme");
-    let (_, others) = get(&app, "/api/violations?contractor=acme", Some(&zen)).await;
-    assert_eq!(
-        others,
-        json!([]),
-        "asking for another contractor gives nothing"
-    );
-    let (_, alerts) = get(&app, "/api/alerts", Some(&acme)).await;
-    assert!(alerts
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["contractorId"] == "acme"));
-    let (_, admin_view) = get(&app, "/api/violations", Some(&admin)).await;
-    assert_eq!(
-        admin_view.as_array().unwrap().len(),
-        2,
-        "the admin sees both"
-    );
-    assert_eq!(
-        post(
-            &app,
-            &format!(
-                "/api/violations/{}/resolve",
-                violations[0]["_id"].as_str().unwrap()
-            ),
-            &acme,
-            json!({})
-        )
-        .await,
-        403
-    );
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn a_lots_claim_narrows_the_stream_and_the_lists() {
-    let app = secured().await;
-    let admin = token(Role::Admin);
-    for lot in ["a", "b"] {
-        app.create_lot_as(&admin, lot, 10).await;
-    }
-    let only_b = mint(
-        SECRET.as_bytes(),
-        "kiosk",
-        Role::Viewer,
-        None,
-        Some(vec!["b".into()]),
-        Duration::from_secs(600),
-    )
-    .unwrap();
-    let mut stream = app.subscribe(&format!("access_token={only_b}")).await;
-    stream.connected().await;
-    for (lot, n) in [("a", 1), ("b", 2), ("a", 9), ("b", 3)] {
-        let body = json!({"parkingLotId": lot, "occupied": n});
-        assert_eq!(post(&app, "/api/capacity/update", &admin, body).await, 200);
-    }
-    assert_eq!(stream.next_counts(2).await, vec![2, 3]);
-    stream.expect_silence(Duration::from_millis(200)).await;
-    let (_, lots) = get(&app, "/api/lots", Some(&only_b)).await;
-    assert_eq!(lots.as_array().unwrap().len(), 1);
-    let (_, alerts) = get(&app, "/api/alerts", Some(&only_b)).await;
-    assert_eq!(alerts, json!([]), "lot a's 90 % warning is not visible");
-    let (_, history) = get(&app, "/api/history/occupancy", Some(&only_b)).await;
-    assert_eq!(
-        history["lots"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
-        ["b"]
-    );
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn a_stream_ends_when_its_token_expires() {
-    let app = secured().await;
-    let short = mint(
-        SECRET.as_bytes(),
-        "tab",
-        Role::Viewer,
-        None,
-        None,
-        Duration::from_secs(2),
-    )
-    .unwrap();
-    let started = tokio::time::Instant::now();
-    let mut stream = app.subscribe(&format!("access_token={short}")).await;
-    stream.connected().await;
-    stream.expect_end().await;
-    let lasted = started.elapsed();
-    // exp has one-second resolution: the stream ends between 1 and 2 s after the mint.
-    assert!(
-        lasted <= Duration::from_millis(2500),
-        "the stream outlived its token: {lasted:?}"
-    );
-    assert!(
-        lasted >= Duration::from_millis(900),
-        "it ended early: {lasted:?}"
-    );
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn an_open_contractor_stream_loses_a_lot_the_moment_its_allocation_is_removed() {
-    let app = secured().await;
-    let admin = token(Role::Admin);
-    let put = |path: String, body: Value| {
-        app.http
-            .put(app.url(&path))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-    };
-    for lot in ["depot", "north"] {
-        let response = put(
-            format!("/api/lots/{lot}"),
-            json!({"name": lot, "totalSlots": 50}),
-        );
-        assert_eq!(response.await.unwrap().status(), 201);
-    }
-    let allocations = |lots: &[&str]| {
-        let allocations: Vec<Value> = lots
-            .iter()
-            .map(|lot| json!({"parkingLotId": lot, "allocatedCapacity": 5}))
-            .collect();
-        json!({"name": "Acme", "allocations": allocations, "plates": ["A1"]})
-    };
-    let created = put("/api/contractors/acme".into(), allocations(&["depot"]));
-    assert_eq!(created.await.unwrap().status(), 201);
-    let acme = contractor_token("acme");
-    let mut stream = app.subscribe(&format!("access_token={acme}")).await;
-    stream.connected().await;
-    let count = |lot: &str, occupied: u32| {
-        post(
-            &app,
-            "/api/capacity/update",
-            &admin,
-            json!({"parkingLotId": lot, "occupied": occupied}),
-        )
-    };
-    assert_eq!(count("depot", 1).await, 200);
-    assert_eq!(stream.next_data().await.1["parkingLotId"], "depot");
-
-    // Depot taken away, north given: the open stream follows at once.
-    let moved = put("/api/contractors/acme".into(), allocations(&["north"]));
-    assert_eq!(moved.await.unwrap().status(), 200);
-    assert_eq!(count("depot", 2).await, 200);
-    assert_eq!(count("north", 3).await, 200);
-    let (kind, data) = stream.next_data().await;
-    assert_eq!(
-        (kind.as_str(), data["parkingLotId"].as_str()),
-        ("capacity_update", Some("north")),
-        "the depot update after the change is not sent"
-    );
-    let (status, lots) = get(&app, "/api/lots", Some(&acme)).await;
-    assert_eq!(status, 200);
-    let ids: Vec<&str> = lots
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|lot| lot["parkingLotId"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, vec!["north"], "REST follows too");
-    app.stop().await;
-}
-
-#[tokio::test]
 async fn metrics_on_the_main_address_need_an_admin_or_monitor_token_and_stay_open_on_metrics_bind()
 {
     let binary = spawn_binary(
@@ -751,67 +392,4 @@ async fn metrics_on_the_main_address_need_an_admin_or_monitor_token_and_stay_ope
         .await
         .unwrap()
         .contains("parkstream_sse_clients"));
-}
-
-/// Waits until the server's standard output has a line containing `needle`.
-async fn printed_line(server: &crate::helpers::Binary, needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
-    loop {
-        let printed = server.stdout.lock().unwrap().clone();
-        if let Some(line) = printed.lines().find(|l| l.contains(needle)) {
-            return line.to_owned();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing with {needle:?} printed: {printed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[tokio::test]
-async fn the_sign_in_url_is_printed_only_on_the_start_that_generated_the_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database_url(dir.path()).await;
-    let first = spawn_binary(&["--database-url", &db], &[]).await;
-    printed_line(&first, "?token=").await;
-    drop(first);
-
-    let again = spawn_binary(&["--database-url", &db], &[]).await;
-    let hint = printed_line(&again, "parkstream dashboard").await;
-    assert!(
-        !hint.contains("token="),
-        "a restart prints no token: {hint}"
-    );
-    assert!(hint.contains("parkstream token --role admin --database-url"));
-
-    // `parkstream token --database-url` mints with the secret the server keeps there.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
-        .args(["token", "--role", "admin", "--database-url", &db])
-        .env_remove("PARKSTREAM_JWT_SECRET")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let minted = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let lots = reqwest::Client::new()
-        .get(format!("{}/api/lots", again.base))
-        .bearer_auth(&minted)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(lots.status(), 200);
-    drop(again);
-
-    let given = spawn_binary(&["--database-url", &db, "--jwt-secret", SECRET], &[]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let printed = given.stdout.lock().unwrap().clone();
-    assert!(
-        !printed.contains("token="),
-        "with --jwt-secret: {printed:?}"
-    );
 }
