@@ -4,8 +4,9 @@
 // Chromium fails the run.
 //
 // A small Node server stands in for parkstream's static files: it serves the module at
-// /client/sse-client.js and a test page, forwards /api/* to parkstream (so the page's default
-// url, /api/sse/dashboard on its own origin, reaches it), and collects what the page reports.
+// /client/sse-client.js (and the lib/ files it imports) and a test page, forwards /api/* to
+// parkstream (so the page's default url, /api/sse/dashboard on its own origin, reaches it), and
+// collects what the page reports.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,12 +67,16 @@ const PAGE = `<!doctype html>
 </script>`;
 
 async function startFrontServer(parkstream) {
-  const moduleSource = await readFile(path.join(here, '..', 'sse-client.js'));
+  // The module and the files it imports, at the paths parkstream serves them under.
+  const modules = new Map();
+  for (const file of ['sse-client.js', 'lib/client.js', 'lib/fetch-transport.js', 'lib/options.js']) {
+    modules.set(`/client/${file}`, await readFile(path.join(here, '..', file)));
+  }
   const reports = [];
   const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/client/sse-client.js') {
+    if (req.method === 'GET' && modules.has(req.url)) {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
-      res.end(moduleSource);
+      res.end(modules.get(req.url));
     } else if (req.method === 'GET' && req.url === '/page.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(PAGE);

@@ -51,7 +51,15 @@ test('the packed tarball installs offline, imports from Node and type-checks und
     const { stdout } = await run(npm, ['pack', '--json', '--pack-destination', work], { cwd: packageDir });
     const [packed] = JSON.parse(stdout);
     const shipped = packed.files.map((f) => f.path).sort();
-    assert.deepEqual(shipped, ['README.md', 'package.json', 'sse-client.d.ts', 'sse-client.js']);
+    assert.deepEqual(shipped, [
+      'README.md',
+      'lib/client.js',
+      'lib/fetch-transport.js',
+      'lib/options.js',
+      'package.json',
+      'sse-client.d.ts',
+      'sse-client.js',
+    ]);
 
     const project = path.join(work, 'project');
     await run('mkdir', [project]);

@@ -17,16 +17,22 @@ use crate::error::ApiError;
 #[exclude = "*.test.*"]
 struct Dashboard;
 
+// Exact names, no globs: in debug builds rust-embed reads the disk, and a glob such as `lib/*.js`
+// would also match `lib/../test/server.js`.
 #[derive(RustEmbed)]
 #[folder = "../../clients/js/"]
 #[include = "sse-client.js"]
 #[include = "sse-client.d.ts"]
+#[include = "lib/client.js"]
+#[include = "lib/fetch-transport.js"]
+#[include = "lib/options.js"]
 struct BrowserClient;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { dashboard_file("index.html") }))
-        .route("/client/{file}", get(client_file))
+        // The module imports its lib/ files by relative path: serve them at the same places.
+        .route("/client/{*file}", get(client_file))
         .route(
             "/{*path}",
             get(|Path(path): Path<String>| async move { dashboard_file(&path) }),

@@ -119,3 +119,32 @@ async fn the_dashboard_forbids_inline_script_framing_and_referrers() {
     }
     app.stop().await;
 }
+
+/// A browser resolves the module's relative imports against its URL: every file it imports
+/// must be served there too, or the dashboard loses its live updates.
+#[tokio::test]
+async fn the_browser_client_is_served_with_every_file_it_imports() {
+    let app = spawn_app().await;
+    let mut pending = vec![reqwest::Url::parse(&app.url("/client/sse-client.js")).unwrap()];
+    let mut served = std::collections::BTreeSet::new();
+    while let Some(url) = pending.pop() {
+        if !served.insert(url.path().to_owned()) {
+            continue;
+        }
+        let response = app.http.get(url.clone()).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/javascript; charset=utf-8",
+            "{url}"
+        );
+        let source = response.text().await.unwrap();
+        for rest in source.split(" from '").skip(1) {
+            let specifier = rest.split('\'').next().unwrap();
+            assert!(specifier.starts_with('.'), "{url} imports {specifier}");
+            pending.push(url.join(specifier).unwrap());
+        }
+    }
+    assert!(served.contains("/client/lib/client.js"), "{served:?}");
+    app.stop().await;
+}
