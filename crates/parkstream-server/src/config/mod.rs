@@ -16,9 +16,17 @@ pub use serve::{AuthMode, LogFormat, ServeSettings};
 pub use simulate::SimulateSettings;
 pub use token::TokenSettings;
 
+/// `--version`: the crate's version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PARKSTREAM_COMMIT"),
+    ")"
+);
+
 /// parkstream: live parking-lot state, alerts and violations, pushed to dashboards over SSE.
 #[derive(Debug, Parser)]
-#[command(name = "parkstream", version, about, propagate_version = true)]
+#[command(name = "parkstream", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

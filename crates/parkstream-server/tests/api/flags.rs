@@ -231,3 +231,26 @@ fn run_with_deadline(mut command: std::process::Command) -> std::process::Output
     }
     waiter.join().unwrap().expect("parkstream ran")
 }
+
+#[test]
+fn version_names_the_crate_version_and_the_commit_it_was_built_from() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_owned());
+    // Built from a checkout (as in CI), the commit is the checkout's; else it says unknown.
+    let commit = head.as_deref().unwrap_or("unknown");
+    assert_eq!(
+        printed.trim(),
+        format!("parkstream {} ({commit})", env!("CARGO_PKG_VERSION"))
+    );
+}
