@@ -49,6 +49,13 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Backup(settings) => {
+            let report = parkstream_server::store::backup(&settings.database_url, &settings.to)
+                .await
+                .context("backup failed")?;
+            println!("{} ({} bytes)", report.file.display(), report.bytes);
+            Ok(())
+        }
         Command::Loadtest(settings) => {
             telemetry::init(LogFormat::Text);
             loadtest::command(settings).await

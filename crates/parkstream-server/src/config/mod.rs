@@ -2,6 +2,7 @@
 //!
 //! One file per subcommand's settings; `parse` holds the value parsers they share.
 
+mod backup;
 mod loadtest;
 mod parse;
 mod serve;
@@ -10,6 +11,7 @@ mod token;
 
 use clap::{Parser, Subcommand};
 
+pub use backup::BackupSettings;
 pub use loadtest::LoadtestSettings;
 pub use parse::{parse_duration, parse_positive_duration};
 pub use serve::{AuthMode, LogFormat, ServeSettings};
@@ -43,6 +45,8 @@ pub enum Command {
     /// Open N streams to a running server, publish at a fixed rate, and report delivery
     /// latency, loss and duplicates (exits non-zero on any loss or duplicate).
     Loadtest(LoadtestSettings),
+    /// Copy a SQLite database, while its server runs, to a file `serve` can start from.
+    Backup(BackupSettings),
 }
 
 impl ServeSettings {

@@ -2,6 +2,7 @@
 //! the database URL's scheme. Handlers never see SQL; the writer hands the store whole
 //! batches (group commit), and the store answers with small typed errors.
 
+mod backup;
 mod plan;
 mod postgres;
 mod sql;
@@ -18,6 +19,7 @@ use crate::domain::idempotency::Retention;
 use crate::domain::{Change, DomainError, Loaded};
 use sql::Backend;
 
+pub use backup::{backup, BackupReport};
 pub use postgres::{ClusterRow, PostgresStore, WriteLock};
 pub use sqlite::SqliteStore;
 

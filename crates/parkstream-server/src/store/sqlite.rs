@@ -26,7 +26,7 @@ impl Backend for Sqlite {
 /// Makes the database file readable by its owner only (it holds the generated JWT secret and
 /// every plate), creating it so if it does not exist. SQLite gives the `-wal` and `-shm` files
 /// it creates the main file's mode; those left by an earlier version are narrowed too.
-fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+pub(super) fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
