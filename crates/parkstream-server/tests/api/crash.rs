@@ -29,7 +29,7 @@ async fn a_killed_server_restarts_with_every_acknowledged_gate_event_and_consist
         .unwrap();
     assert_eq!(lot.status(), 201);
 
-    // Entries one after another; the server is killed once 110 were acknowledged, while the
+    // Entries one after another; the server is killed once 110 were stored, while the
     // sender goes on. At most one request is in flight at the kill.
     let sender = {
         let http = http.clone();
@@ -65,7 +65,9 @@ async fn a_killed_server_restarts_with_every_acknowledged_gate_event_and_consist
     server.start_kill().unwrap(); // SIGKILL
     server.wait().await.unwrap();
     let acknowledged = sender.await.unwrap();
-    assert!(acknowledged >= 110);
+    // 110 were stored before the kill; the answer to the last of them may not have reached
+    // the sender before the kill did.
+    assert!(acknowledged >= 109, "{acknowledged} acknowledged");
 
     let (_server, base) = start(&database_url).await;
     let lot = get_json(&http, &format!("{base}/api/lots/a")).await;
