@@ -18,6 +18,13 @@ if ! [ -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
+# promtool (Debian's prometheus package) checks the shipped alerting rules and the metrics'
+# names (tests/api/observability.rs).
+if ! command -v promtool >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
+fi
+
 # schemathesis, which fuzzes the API from its OpenAPI document (scripts/fuzz_api.py).
 if ! command -v schemathesis >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5

@@ -36,6 +36,7 @@ pub mod hub;
 pub mod limits;
 pub mod loadtest;
 pub mod metrics;
+pub mod procfs;
 pub mod read_model;
 pub mod server;
 pub mod simulate;

@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
                     .error(clap::error::ErrorKind::ArgumentConflict, message)
                     .exit();
             }
-            telemetry::init(settings.log_format);
+            telemetry::init(settings.log_format, settings.log_level.as_deref());
             let listener = tokio::net::TcpListener::bind(settings.bind)
                 .await
                 .with_context(|| format!("binding {}", settings.bind))?;
@@ -57,11 +57,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Loadtest(settings) => {
-            telemetry::init(LogFormat::Text);
+            telemetry::init(LogFormat::Text, None);
             loadtest::command(settings).await
         }
         Command::Simulate(settings) => {
-            telemetry::init(LogFormat::Text);
+            telemetry::init(LogFormat::Text, None);
             let stop = CancellationToken::new();
             let options = SimulateOptions {
                 url: settings.url,

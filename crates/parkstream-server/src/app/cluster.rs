@@ -1,6 +1,8 @@
 //! Wiring an instance into a cluster (`--redis-url`): the Redis Stream it appends to and the
 //! follower that fans out what the other instances wrote.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -9,6 +11,7 @@ use crate::cluster::stream::Health;
 use crate::cluster::{Appender, Follower};
 use crate::config::ServeSettings;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::read_model::ReadModel;
 use crate::store::PostgresStore;
 use crate::writer::ClusterWriting;
@@ -26,6 +29,7 @@ pub(super) fn join(
     cluster_store: Option<&PostgresStore>,
     hub: &Hub,
     read_model: &ReadModel,
+    metrics: Arc<Metrics>,
     stop: &CancellationToken,
     background: &mut JoinSet<()>,
 ) -> anyhow::Result<Option<Clustered>> {
@@ -38,6 +42,7 @@ pub(super) fn join(
         ca_file,
         &settings.redis_stream,
         settings.redis_stream_length,
+        metrics,
     )
     .context("the Redis URL")?;
     let follower = Follower::new(

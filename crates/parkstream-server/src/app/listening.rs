@@ -21,7 +21,7 @@ use crate::tls;
 /// The limits on client connections the settings ask for; the default cap follows the
 /// process's open-file limit.
 pub(super) fn connection_limits(settings: &ServeSettings) -> ConnectionLimits {
-    let file_limit = server::accept::file_limit();
+    let file_limit = crate::procfs::file_limit();
     let max_connections = match settings.max_connections {
         Some(max) => {
             let max = usize::try_from(max).unwrap_or(usize::MAX);

@@ -58,6 +58,7 @@ impl App {
             restored.cluster_store.as_ref(),
             &restored.hub,
             &restored.read_model,
+            restored.metrics.clone(),
             &stop,
             &mut background,
         )?;

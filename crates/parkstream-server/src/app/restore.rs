@@ -64,6 +64,7 @@ pub(super) async fn restore(settings: &ServeSettings) -> anyhow::Result<Restored
         parkstream_protocol::Timestamp::now(),
     );
     metrics.idempotency_answers.set(state.answers_kept() as i64);
+    metrics.set_open(state.open_alerts(), state.open_violations());
     let read_model = ReadModel::new(state.lots(), hub.newest_id());
     read_model.update_contractors(state.contractors());
     read_model.record_history(snapshot.events.iter().filter_map(|event| {

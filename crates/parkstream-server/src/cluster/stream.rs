@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use parkstream_protocol::EventType;
 
 use crate::hub::{publishable, Hub, PublishedEvent};
+use crate::metrics::{Metrics, ReasonLabel};
 use crate::read_model::ReadModel;
 use crate::store::{PostgresStore, StoredEvent};
 
@@ -68,6 +69,13 @@ async fn connect(
         .await
 }
 
+fn redis_error(metrics: &Metrics, operation: &'static str) {
+    metrics
+        .redis_errors
+        .get_or_create(&ReasonLabel { reason: operation })
+        .inc();
+}
+
 /// The stream id of event `id`.
 fn entry_id(id: u64) -> String {
     format!("{id}-0")
@@ -81,18 +89,26 @@ pub struct Appender {
     max_len: u64,
     conn: Option<MultiplexedConnection>,
     health: Health,
+    metrics: Arc<Metrics>,
 }
 
 impl Appender {
     /// # Errors
     /// See [`client`].
-    pub fn new(url: &str, ca_file: Option<&Path>, key: &str, max_len: u64) -> RedisResult<Self> {
+    pub fn new(
+        url: &str,
+        ca_file: Option<&Path>,
+        key: &str,
+        max_len: u64,
+        metrics: Arc<Metrics>,
+    ) -> RedisResult<Self> {
         Ok(Self {
             client: client(url, ca_file)?,
             key: key.to_owned(),
             max_len,
             conn: None,
             health: Health::default(),
+            metrics,
         })
     }
 
@@ -108,9 +124,14 @@ impl Appender {
     /// # Errors
     /// When Redis cannot be reached or refuses; some of the events may be on the stream then.
     pub async fn append(&mut self, events: &[StoredEvent], skip_present: bool) -> RedisResult<()> {
+        let started = tokio::time::Instant::now();
         let result = self.try_append(events, skip_present).await;
+        self.metrics
+            .redis_append_duration
+            .observe(started.elapsed().as_secs_f64());
         if let Err(err) = &result {
             tracing::warn!(error = %err, "appending to the Redis stream failed");
+            redis_error(&self.metrics, "append");
             self.conn = None;
         }
         self.health.set(result.is_ok());
@@ -226,6 +247,7 @@ impl Follower {
                 }
                 Err(err) => {
                     self.health.set(false);
+                    redis_error(self.hub.metrics(), "connect");
                     tracing::warn!(error = %err, retry_in = ?backoff, "cannot reach Redis");
                     tokio::select! {
                         () = stop.cancelled() => return,
@@ -246,10 +268,11 @@ impl Follower {
                         // Entries, or a quiet second: either way the database may hold news
                         // (events whose append failed, changes without events).
                         last = self.publish(entries, last).await;
-                        self.refresh().await;
+                        self.refresh(last).await;
                     }
                     Err(err) => {
                         self.health.set(false);
+                        redis_error(self.hub.metrics(), "read");
                         tracing::warn!(error = %err, "reading the Redis stream failed; reconnecting");
                         break;
                     }
@@ -332,9 +355,16 @@ impl Follower {
         last
     }
 
-    async fn refresh(&self) {
+    /// Updates the read model from the database, and the lag behind it of `published`, the
+    /// newest event this instance published.
+    async fn refresh(&self, published: u64) {
         match self.store.load_views().await {
             Ok((lots, contractors, newest)) => {
+                let lag = newest.saturating_sub(published);
+                self.hub
+                    .metrics()
+                    .follower_lag
+                    .set(i64::try_from(lag).unwrap_or(i64::MAX));
                 self.read_model.update_contractors(&contractors);
                 self.read_model.update(&lots, newest);
             }

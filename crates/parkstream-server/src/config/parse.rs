@@ -74,6 +74,29 @@ pub(super) fn parse_database_url(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A log filter in `RUST_LOG`'s syntax. A bare word must be a level: the syntax would read
+/// `--log-level loud` as "everything of the module `loud`", which is never what was meant.
+pub(super) fn parse_log_filter(s: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let bare_word_not_a_level = s.split(',').any(|directive| {
+        let directive = directive.trim();
+        !directive.contains(['=', '['])
+            && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+    });
+    if bare_word_not_a_level {
+        return Err(
+            "must be a level (off, error, warn, info, debug, trace) or directives \
+                    like info,parkstream::http=debug"
+                .into(),
+        );
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .with_regex(false)
+        .parse(s)
+        .map_err(|err| err.to_string())?;
+    Ok(s.to_owned())
+}
+
 /// A duration between `min` and `max`, both named in the error.
 pub(super) fn parse_duration_within(
     s: &str,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::parse::{
-    parse_database_url, parse_duration, parse_duration_within, parse_name, parse_positive_duration,
-    ranged,
+    parse_database_url, parse_duration, parse_duration_within, parse_log_filter, parse_name,
+    parse_positive_duration, ranged,
 };
 use crate::auth::{PublicKeyAlgorithm, Secret};
 
@@ -162,6 +162,11 @@ pub struct ServeSettings {
     /// Log format.
     #[arg(long, env = "PARKSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// What to log, in `RUST_LOG`'s syntax: `warn`, `debug`, `info,parkstream::http=debug`.
+    /// Without it, `RUST_LOG`; without that, `info` (each answered request is one line).
+    #[arg(long, env = "PARKSTREAM_LOG_LEVEL", value_parser = parse_log_filter)]
+    pub log_level: Option<String>,
 
     /// Also run the built-in simulator against this server, so the dashboard is alive at once
     /// (plain HTTP only: the simulator does not speak TLS).

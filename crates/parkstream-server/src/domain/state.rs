@@ -99,6 +99,18 @@ impl State {
         self.gate_answers.len()
     }
 
+    /// Alerts not yet resolved.
+    pub fn open_alerts(&self) -> impl Iterator<Item = &parkstream_protocol::events::Alert> {
+        self.open_alerts.values().map(|record| &record.alert)
+    }
+
+    /// Violations not yet resolved.
+    pub fn open_violations(&self) -> impl Iterator<Item = &parkstream_protocol::events::Violation> {
+        self.open_violations
+            .values()
+            .map(|record| &record.violation)
+    }
+
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
         self.lots.values()
     }

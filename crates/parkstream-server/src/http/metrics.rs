@@ -37,6 +37,9 @@ async fn guarded(_allowed: Allowed<need::Scrape>, app: State<AppState>) -> impl 
     )
 )]
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    // The lots' gauges are read from the read model at each scrape rather than kept up to date
+    // on every count: scrapes are rare, counts are not.
+    app.metrics.set_lots(&app.read_model.lots().0);
     (
         [(
             header::CONTENT_TYPE,

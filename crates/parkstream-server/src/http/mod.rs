@@ -10,6 +10,7 @@ mod ingest;
 mod json;
 mod lots;
 mod metrics;
+mod observe;
 pub mod openapi;
 mod operated;
 mod params;
@@ -26,7 +27,8 @@ use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
 
 use crate::auth::{Authenticator, Principal};
 use crate::error::ApiError;
@@ -97,13 +99,19 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
     // The span names the matched route, never the raw path or query (which can carry plates
     // and tokens). The stream stays outside it: a span entered on every chunk of every
     // long-lived stream cost more than the rest of a delivery's user-space work.
-    let traced = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", MatchedPath::as_str);
-        tracing::info_span!("request", method = %req.method(), route)
-    });
+    let traced = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<_>| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("request", method = %req.method(), route)
+        })
+        .on_response(
+            DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(LatencyUnit::Micros),
+        );
     let mut app = app
         .layer(traced)
         .merge(sse::router())
@@ -112,6 +120,10 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limit_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
         ));
     if !cors_origins.is_empty() {
         app = app.layer(cors(cors_origins));

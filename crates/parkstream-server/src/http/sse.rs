@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -23,6 +23,8 @@ use crate::error::ApiError;
 use crate::http::gzip::{accepts_gzip, GzipSlots, Gzipped};
 use crate::hub::{ContractorScope, Filter, HubFull, Start};
 use crate::limits::StreamPermit;
+use crate::metrics::KindLabel;
+use prometheus_client::metrics::gauge::Gauge;
 
 /// The reconnection delay suggested to clients, in milliseconds.
 const RETRY_MILLIS: u64 = 2_000;
@@ -49,6 +51,7 @@ async fn dashboard(
     principal: Principal,
     State(app): State<AppState>,
     headers: HeaderMap,
+    version: Version,
     params: Params,
     connection: Option<Extension<ConnectionContext>>,
 ) -> Result<Response, ApiError> {
@@ -122,10 +125,6 @@ async fn dashboard(
         .into_stream(head, deadline)
         .closing_over(app.shutdown_drain);
     tracing::debug!(resumed = connected.resumed, "stream opened");
-    let permitted = PermittedStream {
-        stream,
-        _permit: permit,
-    };
     let gzip_slot = app
         .gzip
         .as_ref()
@@ -137,6 +136,21 @@ async fn dashboard(
         })
         .and_then(GzipSlots::take);
     let compressed = gzip_slot.is_some();
+    let kind = match (compressed, version) {
+        (true, _) => "gzip",
+        (false, Version::HTTP_2) => "http2",
+        (false, _) => "plain",
+    };
+    let permitted = PermittedStream {
+        stream,
+        _permit: permit,
+        _counted: Counted::new(
+            app.metrics
+                .streams
+                .get_or_create(&KindLabel { kind })
+                .clone(),
+        ),
+    };
     let body = match gzip_slot {
         Some(slot) => Body::from_stream(Gzipped::new(permitted, slot)),
         None => Body::from_stream(permitted),
@@ -166,10 +180,28 @@ async fn dashboard(
     Ok(response)
 }
 
-/// A stream that holds its per-address place until it ends.
+/// A stream that holds its per-address place, and its place in the streams gauge, until it
+/// ends.
 struct PermittedStream {
     stream: crate::hub::SseStream,
     _permit: Option<StreamPermit>,
+    _counted: Counted,
+}
+
+/// One in a gauge for as long as it lives.
+struct Counted(Gauge);
+
+impl Counted {
+    fn new(gauge: Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl futures_util::Stream for PermittedStream {

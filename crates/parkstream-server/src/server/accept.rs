@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::procfs;
+
 /// File descriptors kept out of `--max-connections`' default for everything that is not a
 /// client socket: standard input, output and error (3); the listeners (2) and the metrics
 /// listener's own connections ([`METRICS_CONNECTIONS`], 16); the database (SQLite: the
@@ -30,12 +32,7 @@ const ASSUMED_FILE_LIMIT: u64 = 1024;
 /// The default of `--max-connections`: the process's soft open-file limit less
 /// [`FILE_RESERVE`], at least [`MIN_DEFAULT_CONNECTIONS`], at most [`MAX_CONNECTIONS`].
 pub fn default_max_connections() -> usize {
-    connections_for_file_limit(file_limit().unwrap_or(ASSUMED_FILE_LIMIT))
-}
-
-/// This process's soft limit on open files, where it can be read (Linux).
-pub fn file_limit() -> Option<u64> {
-    soft_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+    connections_for_file_limit(procfs::file_limit().unwrap_or(ASSUMED_FILE_LIMIT))
 }
 
 /// The connections a soft file limit of `limit` leaves for clients.
@@ -44,23 +41,6 @@ pub fn connections_for_file_limit(limit: u64) -> usize {
         .saturating_sub(FILE_RESERVE)
         .clamp(MIN_DEFAULT_CONNECTIONS, MAX_CONNECTIONS);
     usize::try_from(connections).unwrap_or(usize::MAX)
-}
-
-/// The soft limit on open files in the text of `/proc/self/limits` (`u64::MAX` when
-/// unlimited); `None` when the line is missing or unreadable. Reading the file keeps the
-/// crate free of `unsafe` (`getrlimit` would need it).
-pub fn soft_file_limit(limits: &str) -> Option<u64> {
-    let line = limits
-        .lines()
-        .find(|line| line.starts_with("Max open files"))?;
-    let soft = line
-        .strip_prefix("Max open files")?
-        .split_whitespace()
-        .next()?;
-    if soft == "unlimited" {
-        return Some(u64::MAX);
-    }
-    soft.parse().ok()
 }
 
 /// Whether an accept error concerns only the connection being accepted (it was reset or
@@ -145,22 +125,6 @@ impl AcceptErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LIMITS: &str = "\
-Limit                     Soft Limit           Hard Limit           Units     
-Max cpu time              unlimited            unlimited            seconds   
-Max open files            256                  524288               files     
-Max locked memory         8388608              8388608              bytes     
-";
-
-    #[test]
-    fn the_soft_file_limit_is_read_from_proc_limits() {
-        assert_eq!(soft_file_limit(LIMITS), Some(256));
-        let unlimited = LIMITS.replace("256                  524288", "unlimited unlimited");
-        assert_eq!(soft_file_limit(&unlimited), Some(u64::MAX));
-        assert_eq!(soft_file_limit("Max cpu time  1 1 seconds"), None);
-        assert_eq!(soft_file_limit("Max open files  lots  files"), None);
-    }
 
     #[test]
     fn the_default_cap_leaves_the_reserve_and_stays_in_bounds() {

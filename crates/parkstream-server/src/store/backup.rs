@@ -39,7 +39,10 @@ pub async fn backup(url: &str, to: &Path) -> anyhow::Result<BackupReport> {
         bail!("an in-memory database lives only inside its server and cannot be copied");
     }
     if to.exists() {
-        bail!("{} exists already; backup never overwrites a file", to.display());
+        bail!(
+            "{} exists already; backup never overwrites a file",
+            to.display()
+        );
     }
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(false)

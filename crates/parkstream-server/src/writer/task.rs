@@ -115,10 +115,11 @@ impl WriterTask {
         let mut commands = Vec::with_capacity(MAX_GROUP);
         while self.rx.recv_many(&mut commands, MAX_GROUP).await > 0 {
             self.process(&mut commands).await;
-            self.hub
-                .metrics()
+            let metrics = self.hub.metrics();
+            metrics
                 .idempotency_answers
                 .set(self.state.answers_kept() as i64);
+            metrics.set_open(self.state.open_alerts(), self.state.open_violations());
         }
         self.store.close().await;
     }
@@ -148,11 +149,17 @@ impl WriterTask {
             self.history_size,
         );
         let changed = Changed::of(&tx);
-        match self
+        let started = tokio::time::Instant::now();
+        let committed = self
             .committer
             .commit(&group, tx.changes(), &changed, &self.read_model)
-            .await
-        {
+            .await;
+        let metrics = self.hub.metrics();
+        metrics
+            .commit_duration
+            .observe(started.elapsed().as_secs_f64());
+        metrics.commit_group_size.observe(finishes.len() as f64);
+        match committed {
             Ok(()) => {
                 drop(tx);
                 let count = group.stored.len() as u64;
@@ -164,6 +171,7 @@ impl WriterTask {
                 finish(finishes, true);
             }
             Err(err) => {
+                metrics.storage_errors.inc();
                 tracing::error!(error = %err, commands = finishes.len(), "commit failed; nothing of the group was stored");
                 tx.rollback();
                 finish(finishes, false);

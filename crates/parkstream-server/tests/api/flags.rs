@@ -150,8 +150,15 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("loadtest", &["--url", URL], "--server-pid", "0"),
     ("loadtest", &["--url", URL], "--server-tree", "yes"),
     ("loadtest", &["--url", URL], "--idle", "no"),
-    ("backup", &["--to", "copy.db"], "--database-url", "mysql://x"),
+    (
+        "backup",
+        &["--to", "copy.db"],
+        "--database-url",
+        "mysql://x",
+    ),
     ("backup", &[], "--to", "/no/such/dir/copy.db"),
+    ("serve", &[], "--log-level", "loud"),
+    ("serve", &[], "--log-level", "info,x=noisy"),
 ];
 
 const SECRET: &str = "test-secret-0123456789abcdef";

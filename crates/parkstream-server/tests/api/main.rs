@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod loadtest;
 mod lots;
+mod observability;
 mod openapi;
 mod rules;
 mod scoping;
