@@ -1,9 +1,10 @@
 //! The `parkstream` binary: `parkstream serve` runs the server (`parkstream --help` for more).
 
 use anyhow::Context;
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches};
 use parkstream_server::auth;
-use parkstream_server::config::{Cli, Command, LogFormat};
+use parkstream_server::config::{self, Cli, Command, ConfigCommand, LogFormat};
 use parkstream_server::loadtest;
 use parkstream_server::simulate::{self, SimulateOptions};
 use parkstream_server::telemetry;
@@ -11,13 +12,44 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // The config file's settings join the command line before clap reads it (config/file.rs).
+    let expanded =
+        config::expand(std::env::args_os().collect(), &Cli::command()).unwrap_or_else(|message| {
+            Cli::command()
+                .error(ErrorKind::InvalidValue, message)
+                .exit()
+        });
+    let matches = Cli::command().get_matches_from(&expanded.args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check(settings),
+        } => {
+            if let Err(message) = settings.check() {
+                Cli::command()
+                    .error(ErrorKind::ArgumentConflict, message)
+                    .exit();
+            }
+            let command = Cli::command();
+            let check = command
+                .find_subcommand("config")
+                .and_then(|config| config.find_subcommand("check"))
+                .expect("config check is a subcommand");
+            let check_matches = matches
+                .subcommand_matches("config")
+                .and_then(|config| config.subcommand_matches("check"))
+                .expect("config check was parsed");
+            print!(
+                "{}",
+                config::effective(check, check_matches, &expanded.from_file)
+            );
+            eprintln!("the settings are valid");
+            Ok(())
+        }
         Command::Serve(settings) => {
             if let Err(message) = settings.check() {
-                use clap::CommandFactory;
                 Cli::command()
-                    .error(clap::error::ErrorKind::ArgumentConflict, message)
+                    .error(ErrorKind::ArgumentConflict, message)
                     .exit();
             }
             telemetry::init(settings.log_format, settings.log_level.as_deref());

@@ -3,6 +3,8 @@
 //! One file per subcommand's settings; `parse` holds the value parsers they share.
 
 mod backup;
+mod check;
+mod file;
 mod loadtest;
 mod parse;
 mod serve;
@@ -12,6 +14,8 @@ mod token;
 use clap::{Parser, Subcommand};
 
 pub use backup::BackupSettings;
+pub use check::effective;
+pub use file::{expand, Expanded};
 pub use loadtest::LoadtestSettings;
 pub use parse::{parse_duration, parse_positive_duration};
 pub use serve::{AuthMode, LogFormat, ServeSettings};
@@ -47,6 +51,18 @@ pub enum Command {
     Loadtest(LoadtestSettings),
     /// Copy a SQLite database, while its server runs, to a file `serve` can start from.
     Backup(BackupSettings),
+    /// Work with the settings of `serve`.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check `serve`'s settings (flags, environment, --config file) and print the effective
+    /// ones with where each came from, secrets redacted; exit status 2 on a bad one.
+    Check(Box<ServeSettings>),
 }
 
 impl ServeSettings {

@@ -14,6 +14,11 @@ use crate::auth::{PublicKeyAlgorithm, Secret};
 /// Settings of `parkstream serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
+    /// A TOML file of settings, keyed by the flags' long names (`max-clients = 20000`); flags
+    /// and environment variables win over it (docs/operations.md, "Configuration file").
+    #[arg(long, env = "PARKSTREAM_CONFIG", value_parser = parse_readable_file)]
+    pub config: Option<std::path::PathBuf>,
+
     /// Address to listen on.
     #[arg(long, env = "PARKSTREAM_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -242,7 +247,7 @@ impl ServeSettings {
 }
 
 /// The URL without its password.
-fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];

@@ -157,6 +157,7 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
         "mysql://x",
     ),
     ("backup", &[], "--to", "/no/such/dir/copy.db"),
+    ("serve", &[], "--config", "/no/such/parkstream.toml"),
     ("serve", &[], "--log-level", "loud"),
     ("serve", &[], "--log-level", "info,x=noisy"),
 ];

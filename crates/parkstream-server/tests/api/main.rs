@@ -11,6 +11,7 @@ mod bursts;
 mod client;
 mod cluster;
 mod cluster_failover;
+mod config_file;
 mod connections;
 mod crash;
 mod day;
