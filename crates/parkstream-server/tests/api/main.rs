@@ -24,6 +24,7 @@ mod limits;
 mod loadtest;
 mod lots;
 mod openapi;
+mod proxy;
 mod rules;
 mod scoping;
 mod sign_in;
