@@ -23,6 +23,7 @@ mod lifecycle;
 mod limits;
 mod loadtest;
 mod lots;
+mod nginx;
 mod openapi;
 mod proxy;
 mod rules;
