@@ -25,6 +25,13 @@ if ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
 fi
 
+# Debian's nginx, which tests/api/proxy.rs runs in front of the server with the shipped
+# deploy/nginx/parkstream.conf (its own process and files; the system's nginx stays stopped).
+if ! [ -x /usr/sbin/nginx ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx
+fi
+
 # schemathesis, which fuzzes the API from its OpenAPI document (scripts/fuzz_api.py).
 if ! command -v schemathesis >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5

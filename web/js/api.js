@@ -12,9 +12,11 @@ const LEGACY_TOKEN_KEY = 'parkstream.token';
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * A token in the address bar (`/?token=JWT`, the link `parkstream serve` prints) becomes the
+ * A token in the address bar (`?token=JWT`, the link `parkstream serve` prints) becomes the
  * `parkstream_token` cookie and is removed from the URL, so it is not bookmarked, shared or
- * left in history. Returns true when the page was opened with a token.
+ * left in history. Returns true when the page was opened with a token. The server does this
+ * itself before the page loads (a redirect that sets the cookie); this covers a page served
+ * some other way.
  */
 export function adoptTokenFromUrl() {
   let token = null;
@@ -39,7 +41,9 @@ export function adoptTokenFromUrl() {
   // break the cookie apart.
   const value = /^[A-Za-z0-9._~+/=-]+$/.test(token) ? token : encodeURIComponent(token);
   const secure = window.location.protocol === 'https:' ? '; Secure' : '';
-  document.cookie = `${TOKEN_COOKIE}=${value}; Path=/; SameSite=Strict${secure}`;
+  // Scoped to the dashboard's directory, which is `/` unless a proxy serves it under a path.
+  const path = new URL('./', window.location.href).pathname;
+  document.cookie = `${TOKEN_COOKIE}=${value}; Path=${path}; SameSite=Strict${secure}`;
   return true;
 }
 
@@ -75,6 +79,8 @@ function query(params) {
 
 const segment = encodeURIComponent;
 
+// Every path is relative to the page, so the dashboard works under whatever path a reverse
+// proxy serves it at (`https://ops.example.com/parking/` asks `/parking/api/lots`).
 export function createApi({ baseUrl = '' } = {}) {
   async function request(method, path, { body } = {}) {
     const headers = { Accept: 'application/json' };
@@ -122,17 +128,17 @@ export function createApi({ baseUrl = '' } = {}) {
   }
 
   return {
-    lots: () => request('GET', '/api/lots'),
-    lot: (id) => request('GET', `/api/lots/${segment(id)}`),
-    lotHistory: (minutes) => request('GET', `/api/history/occupancy${query({ minutes })}`),
-    alerts: (params) => request('GET', `/api/alerts${query(params)}`),
-    violations: (params) => request('GET', `/api/violations${query(params)}`),
-    contractors: () => request('GET', '/api/contractors'),
+    lots: () => request('GET', 'api/lots'),
+    lot: (id) => request('GET', `api/lots/${segment(id)}`),
+    lotHistory: (minutes) => request('GET', `api/history/occupancy${query({ minutes })}`),
+    alerts: (params) => request('GET', `api/alerts${query(params)}`),
+    violations: (params) => request('GET', `api/violations${query(params)}`),
+    contractors: () => request('GET', 'api/contractors'),
     /** @param {'acknowledge'|'resolve'} action */
-    alertAction: (id, action) => request('POST', `/api/alerts/${segment(id)}/${action}`, { body: {} }),
+    alertAction: (id, action) => request('POST', `api/alerts/${segment(id)}/${action}`, { body: {} }),
     /** @param {'acknowledge'|'resolve'} action */
     violationAction: (id, action) =>
-      request('POST', `/api/violations/${segment(id)}/${action}`, { body: {} }),
+      request('POST', `api/violations/${segment(id)}/${action}`, { body: {} }),
   };
 }
 

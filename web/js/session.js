@@ -1,7 +1,10 @@
 // The controller's state: everything app.js and its parts remember between events, in one
 // object rather than module globals, and the reconnection policy it follows.
 
-export const CLIENT_URL = '/client/sse-client.js';
+// Relative (to app.js, which imports it), like every URL of the page: see api.js.
+export const CLIENT_URL = './client/sse-client.js';
+/** The stream, relative to the page. */
+export const STREAM_URL = 'api/sse/dashboard';
 // A dashboard on a wall has nobody to click Retry: it never gives up, neither on the stream nor
 // on the snapshot, and after a long outage it is back within MAX_DELAY_MS (plus jitter) of the
 // server. The schedule is 2, 4, 8 s, then every 15 s.

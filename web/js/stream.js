@@ -2,7 +2,7 @@
 // and its events applied to the store. A reset, a dead stream or a refused token is handed to
 // the parts of app.js that deal with it (ctx.sync, ctx.access).
 
-import { MAX_ATTEMPTS, MAX_DELAY_MS, RECONNECT_DELAY_MS } from './session.js';
+import { MAX_ATTEMPTS, MAX_DELAY_MS, RECONNECT_DELAY_MS, STREAM_URL } from './session.js';
 import { applyCapacity, upsertAlert, upsertViolation } from './store.js';
 
 /** @param {{store, view, session, sync, access, snapshot}} ctx see app.js */
@@ -121,6 +121,7 @@ export function createStream(ctx) {
       return;
     }
     const c = session.createSSEClient({
+      url: STREAM_URL,
       lastEventId: lastEventId ?? undefined,
       // No accessToken: the cookie goes with the EventSource request (same origin), and a token
       // in the stream URL would end up in access logs.

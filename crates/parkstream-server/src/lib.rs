@@ -11,6 +11,8 @@
 //!   domain types and talk to the writer (changes) or the read model (queries).
 //! - [`auth`]: who is asking (JWTs from a header, a cookie or the query) and what they may do.
 //! - [`limits`]: per-address limits on streams and writes.
+//! - [`proxy`]: behind a reverse proxy: the client address trusted proxies forward, and the
+//!   public URL.
 //! - [`domain`]: lots and their rules as plain data and functions; no HTTP, no SQL.
 //! - [`writer`]: the single task that changes state: applies commands, group-commits them to
 //!   the store, then publishes their events and updates the read model.
@@ -37,6 +39,7 @@ pub mod limits;
 pub mod loadtest;
 pub mod metrics;
 pub mod procfs;
+pub mod proxy;
 pub mod read_model;
 pub mod server;
 pub mod simulate;

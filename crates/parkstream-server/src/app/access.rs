@@ -54,7 +54,7 @@ pub(super) async fn authenticator(
 }
 
 /// Mints the dashboard's admin token (valid 30 days) when the server holds the secret, and
-/// tells the person who started the server how to open the dashboard at `url`.
+/// tells the person who started the server how to open the dashboard at `url` (ending with `/`).
 ///
 /// Tokens never go to the log. The one line on standard output with a sign-in URL is for
 /// the person who started a new server: only a start that generated the secret prints it, so
@@ -81,11 +81,11 @@ pub(super) fn dashboard_token(
     };
     match (&admin_token, secret) {
         (Some(token), Some(secret)) if secret.generated_now => {
-            println!("parkstream dashboard (admin, valid 30 days): {url}/?token={token}");
+            println!("parkstream dashboard (admin, valid 30 days): {url}?token={token}");
         }
         (_, Some(secret)) if settings.jwt_secret.is_none() && !secret.generated_now => {
             println!(
-                "parkstream dashboard: {url}/ (sign in with a token: parkstream token --role admin --database-url {})",
+                "parkstream dashboard: {url} (sign in with a token: parkstream token --role admin --database-url {})",
                 settings.redacted_database_url()
             );
         }

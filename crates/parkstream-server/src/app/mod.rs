@@ -89,6 +89,18 @@ impl App {
                 settings.max_streams_per_ip,
                 settings.write_rate_per_ip,
             ),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+            token_cookie: http::TokenCookie {
+                path: settings
+                    .public_url
+                    .as_ref()
+                    .map_or_else(|| "/".to_owned(), |url| url.path().to_owned()),
+                secure: settings.tls_cert.is_some()
+                    || settings
+                        .public_url
+                        .as_ref()
+                        .is_some_and(|url| url.is_https()),
+            },
             max_body_bytes: settings.max_body_bytes,
             body_timeout: settings.body_timeout,
             max_filter_lots: usize::try_from(settings.max_filter_lots).unwrap_or(usize::MAX),
@@ -130,7 +142,13 @@ impl App {
         tracing::info!(addr = %local, "parkstream listening");
         let tls = listening::tls(&settings)?;
         let url = listening::local_url(local, tls.is_some());
-        let admin_token = access::dashboard_token(&settings, admin_secret.as_ref(), &url)?;
+        // The sign-in link is the address people use: the proxy's, when there is one.
+        let dashboard_url = settings
+            .public_url
+            .as_ref()
+            .map_or_else(|| format!("{url}/"), |public| public.as_str().to_owned());
+        let admin_token =
+            access::dashboard_token(&settings, admin_secret.as_ref(), &dashboard_url)?;
         if settings.demo {
             tracing::info!(%url, "demo: the simulator drives this server; open the dashboard there");
             background.spawn(tasks::demo(url, admin_token, stop.clone()));

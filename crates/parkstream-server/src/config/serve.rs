@@ -138,6 +138,20 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origin: Vec<String>,
 
+    /// Reverse proxies whose word on the client's address is taken, comma-separated address
+    /// blocks (`10.0.0.0/8,::1/128`; a bare address is itself). A request from one of them is
+    /// counted and logged under the address its `X-Forwarded-For` (or, without it,
+    /// `Forwarded: for=`) names, read from the right past every trusted hop. None by default:
+    /// the TCP peer is the client.
+    #[arg(long, env = "PARKSTREAM_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
+
+    /// Where people reach the dashboard through a proxy (`https://ops.example.com/parking/`):
+    /// the sign-in link printed at start, and the `Path` of the token cookie. Default: this
+    /// server's own address, and `/`.
+    #[arg(long, env = "PARKSTREAM_PUBLIC_URL")]
+    pub public_url: Option<crate::proxy::PublicUrl>,
+
     /// How long a request's whole body may take to arrive once its head is read (408 after).
     #[arg(long, env = "PARKSTREAM_BODY_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
     pub body_timeout: Duration,

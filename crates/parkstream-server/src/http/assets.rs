@@ -1,14 +1,15 @@
 //! The dashboard (`web/`) at `/`, and the browser client (`clients/js/`) at `/client/`,
 //! embedded in the binary so `parkstream serve` needs no other files.
 
-use axum::extract::Path;
-use axum::http::{header, HeaderValue};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rust_embed::RustEmbed;
 
 use super::AppState;
+use crate::auth::TOKEN_COOKIE;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -30,13 +31,52 @@ struct BrowserClient;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { dashboard_file("index.html") }))
+        .route("/", get(index))
         // The module imports its lib/ files by relative path: serve them at the same places.
         .route("/client/{*file}", get(client_file))
         .route(
             "/{*path}",
             get(|Path(path): Path<String>| async move { dashboard_file(&path) }),
         )
+}
+
+/// The dashboard; or, opened with `?token=JWT` (the link the server prints), signing in: the
+/// token goes into the `parkstream_token` cookie and the browser is sent on to the same page
+/// without it, so the token stays out of bookmarks, history and the address bar. The
+/// redirect is relative (`./`) and the cookie's path is `--public-url`'s, so both hold under
+/// whatever path a proxy serves the dashboard at.
+async fn index(State(app): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map_or_else(|_| Vec::new(), |Query(pairs)| pairs);
+    let Some((_, token)) = query.into_iter().find(|(name, _)| name == "token") else {
+        return dashboard_file("index.html");
+    };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "./")]).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // A JWT is cookie-safe as it is; anything else is no token, and the page then asks to
+    // sign in.
+    let token = token.trim();
+    let cookie_safe = |c: char| c.is_ascii_alphanumeric() || "._~+/=-".contains(c);
+    if !token.is_empty() && token.chars().all(cookie_safe) {
+        let secure = if app.token_cookie.secure {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{TOKEN_COOKIE}={token}; Path={}; SameSite=Strict{secure}",
+            app.token_cookie.path
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            headers.insert(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 async fn client_file(Path(file): Path<String>) -> Result<Response, ApiError> {

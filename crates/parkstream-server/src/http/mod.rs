@@ -35,6 +35,7 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::limits::PerIpLimits;
 use crate::metrics::Metrics;
+use crate::proxy::Cidr;
 use crate::read_model::ReadModel;
 use crate::store::Store;
 use crate::writer::Writer;
@@ -49,6 +50,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub auth: Authenticator,
     pub limits: Arc<PerIpLimits>,
+    /// `--trusted-proxies`: peers whose forwarded client address is taken.
+    pub trusted_proxies: Arc<[Cidr]>,
+    /// How signing in stores the token.
+    pub token_cookie: TokenCookie,
     pub max_body_bytes: usize,
     /// How long a request's whole body may take to arrive.
     pub body_timeout: std::time::Duration,
@@ -71,12 +76,27 @@ impl axum::extract::FromRef<AppState> for Authenticator {
     }
 }
 
+/// The attributes of the token cookie that signing in (`/?token=`) sets.
+#[derive(Debug, Clone)]
+pub struct TokenCookie {
+    /// `/`, or the path of `--public-url`.
+    pub path: String,
+    /// Whether browsers reach the dashboard over HTTPS (`Secure`).
+    pub secure: bool,
+}
+
+/// The address a request is counted (per-address limits) and logged under: the peer's, or
+/// the one a trusted proxy forwarded ([`crate::proxy::client_address`]). Present on every
+/// request that came through the server's connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 /// Per-connection context the server attaches to each request.
 #[derive(Debug, Clone)]
 pub struct ConnectionContext {
     /// Cancelling it closes the connection at once (a stream that fell behind).
     pub kill: CancellationToken,
-    /// The client's address (per-address limits).
+    /// The TCP peer's address (a proxy's, behind one; see [`ClientAddress`]).
     pub peer: std::net::SocketAddr,
 }
 
@@ -105,7 +125,12 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("request", method = %req.method(), route)
+            let client = req
+                .extensions()
+                .get::<ClientAddress>()
+                .map(|ClientAddress(ip)| ip.to_string());
+            let client = client.as_deref();
+            tracing::info_span!("request", method = %req.method(), route, client)
         })
         .on_response(
             DefaultOnResponse::new()
@@ -124,11 +149,35 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
+        ))
+        // Outermost: everything inside knows the client.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            resolve_client,
         ));
     if !cors_origins.is_empty() {
         app = app.layer(cors(cors_origins));
     }
     app.with_state(state)
+}
+
+/// Attaches the request's [`ClientAddress`], from its connection's peer and, behind a trusted
+/// proxy, its forwarding headers. Both connection paths (hyper's and the lean stream path)
+/// route every request through here.
+async fn resolve_client(
+    State(app): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(connection) = request.extensions().get::<ConnectionContext>() {
+        let client = crate::proxy::client_address(
+            connection.peer.ip(),
+            request.headers(),
+            &app.trusted_proxies,
+        );
+        request.extensions_mut().insert(ClientAddress(client));
+    }
+    next.run(request).await
 }
 
 /// Answers 429 when a client address sends writes faster than `--write-rate-per-ip`.
@@ -139,9 +188,9 @@ async fn limit_writes(
 ) -> Result<Response, ApiError> {
     let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
     if !reads.contains(request.method()) {
-        if let Some(connection) = request.extensions().get::<ConnectionContext>() {
+        if let Some(ClientAddress(client)) = request.extensions().get::<ClientAddress>() {
             app.limits
-                .write(connection.peer.ip())
+                .write(*client)
                 .map_err(|secs| ApiError::TooManyRequests {
                     message: "too many writes from this address; batch them or slow down".into(),
                     retry_after_secs: secs,

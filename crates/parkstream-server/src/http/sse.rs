@@ -17,7 +17,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::ToSchema;
 
 use super::params::Params;
-use super::{AppState, ConnectionContext, LAST_EVENT_ID};
+use super::{AppState, ClientAddress, ConnectionContext, LAST_EVENT_ID};
 use crate::auth::{Need, Principal};
 use crate::error::ApiError;
 use crate::http::gzip::{accepts_gzip, GzipSlots, Gzipped};
@@ -54,6 +54,7 @@ async fn dashboard(
     version: Version,
     params: Params,
     connection: Option<Extension<ConnectionContext>>,
+    client: Option<Extension<ClientAddress>>,
 ) -> Result<Response, ApiError> {
     principal.require(Need::Read)?;
     let mut filter = Filter::parse(params.get("lots"), params.get("types"), app.max_filter_lots)
@@ -74,16 +75,15 @@ async fn dashboard(
     if let Some(id) = last_id {
         app.hub.settle(id).await;
     }
-    let permit =
-        match &connection {
-            Some(Extension(c)) => Some(app.limits.open_stream(c.peer.ip()).ok_or_else(|| {
-                ApiError::TooManyRequests {
-                    message: "too many streams open from this address".into(),
-                    retry_after_secs: rand::rng().random_range(1..=10),
-                }
-            })?),
-            None => None,
-        };
+    let permit = match client {
+        Some(Extension(ClientAddress(ip))) => Some(app.limits.open_stream(ip).ok_or_else(
+            || ApiError::TooManyRequests {
+                message: "too many streams open from this address".into(),
+                retry_after_secs: rand::rng().random_range(1..=10),
+            },
+        )?),
+        None => None,
+    };
     let kill = connection.map(|Extension(c)| c.kill).unwrap_or_default();
 
     let subscription = app
