@@ -57,7 +57,8 @@ enum Keys {
     /// A shared secret or a public key, with its one algorithm.
     Fixed {
         decoding: DecodingKey,
-        validation: Validation,
+        // Boxed: the variant is built once, and the enum stays small.
+        validation: Box<Validation>,
     },
     /// An identity provider's key set.
     Set(Arc<Jwks>),
@@ -123,7 +124,7 @@ impl Authenticator {
         Self::Jwt(Arc::new(Verifier {
             keys: Keys::Fixed {
                 decoding,
-                validation: verification.validation(vec![algorithm]),
+                validation: Box::new(verification.validation(vec![algorithm])),
             },
             role_claim: verification.role_claim.clone(),
         }))
