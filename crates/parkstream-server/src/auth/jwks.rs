@@ -86,6 +86,11 @@ impl Jwks {
         })
     }
 
+    /// Whether a fetch has succeeded (keys are held).
+    pub fn loaded(&self) -> bool {
+        self.current().is_some()
+    }
+
     /// The URL the keys come from.
     pub fn url(&self) -> &reqwest::Url {
         &self.url

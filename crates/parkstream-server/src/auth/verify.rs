@@ -130,6 +130,17 @@ impl Authenticator {
         }))
     }
 
+    /// With an identity provider's key set: whether its keys have been fetched (`/readyz`).
+    pub fn key_set_loaded(&self) -> Option<bool> {
+        match self {
+            Authenticator::Jwt(verifier) => match &verifier.keys {
+                Keys::Set(jwks) => Some(jwks.loaded()),
+                Keys::Fixed { .. } => None,
+            },
+            Authenticator::Disabled => None,
+        }
+    }
+
     /// Checks a token and answers who it speaks for.
     ///
     /// # Errors

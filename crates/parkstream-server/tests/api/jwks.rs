@@ -380,6 +380,19 @@ async fn a_server_whose_provider_is_down_starts_answers_503_and_recovers() {
         body["error"]["message"].as_str().unwrap().contains("keys"),
         "{body}"
     );
+    let readyz = || async {
+        let response = reqwest::get(format!("{}/readyz", binary.base))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let (status, ready) = readyz().await;
+    assert_eq!(
+        (status, &ready["checks"]["jwks"]),
+        (503, &json!("not_fetched")),
+        "{ready}"
+    );
 
     // The provider comes back: within the retry interval (10 s), the keys arrive.
     idp.failing.store(false, Ordering::SeqCst);
@@ -390,4 +403,45 @@ async fn a_server_whose_provider_is_down_starts_answers_503_and_recovers() {
     })
     .await
     .expect("the keys arrive once the provider answers");
+    assert_eq!(readyz().await.0, 200);
+}
+
+#[tokio::test]
+async fn parkstream_token_mints_for_a_shared_secret_server_that_checks_issuer_audience_and_role_path(
+) {
+    const SECRET: &str = "test-secret-0123456789abcdef";
+    let checks = [
+        "--jwt-issuer",
+        ISSUER,
+        "--jwt-audience",
+        AUDIENCE,
+        "--jwt-role-claim",
+        "realm_access.roles",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("parkstream.db").display());
+    let mut args = vec!["--database-url", db.as_str(), "--jwt-secret", SECRET];
+    args.extend_from_slice(&checks);
+    let binary = spawn_binary(&args, &[]).await;
+    let mint = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_parkstream"))
+            .args(["token", "--role", "operator", "--jwt-secret", SECRET])
+            .args(extra)
+            .env_remove("PARKSTREAM_JWT_ISSUER")
+            .env_remove("PARKSTREAM_JWT_AUDIENCE")
+            .env_remove("PARKSTREAM_JWT_ROLE_CLAIM")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let shaped = mint(&checks);
+    assert_eq!(call(&binary, "GET", "/api/lots", &shaped).await.0, 200);
+    assert_eq!(
+        call(&binary, "PUT", "/api/lots/a", &shaped).await.0,
+        403,
+        "an operator"
+    );
+    let (status, body) = call(&binary, "GET", "/api/lots", &mint(&[])).await;
+    assert_eq!(status, 401, "a token without the issuer: {body}");
 }
