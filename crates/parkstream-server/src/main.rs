@@ -66,12 +66,13 @@ async fn main() -> anyhow::Result<()> {
                     .context("reading the server's secret from --database-url")?
                     .context(
                         "the database holds no generated secret: its server verifies with \
-                         --jwt-secret or --jwt-public-key; mint with that instead",
+                         --jwt-secret, --jwt-public-key or --jwt-jwks-url; mint with that instead",
                     )?,
                 (None, None) => unreachable!("clap requires one of the two"),
             };
-            let token = auth::mint(
+            let token = auth::mint_for(
                 secret.as_bytes(),
+                &settings.verification(),
                 &settings.subject,
                 settings.role,
                 settings.contractor.as_deref(),

@@ -1,9 +1,12 @@
 //! Access at start-up: the authenticator the settings ask for, and the dashboard's admin
 //! token when the server holds the secret.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Authenticator};
 use crate::config::{AuthMode, ServeSettings};
@@ -16,10 +19,13 @@ pub(super) struct HeldSecret {
 }
 
 /// The authenticator the settings ask for, and the HS256 secret when the server holds one
-/// (to mint the dashboard's and the demo's tokens).
+/// (to mint the dashboard's and the demo's tokens). With a key set, the task that keeps it
+/// fresh joins `background`.
 pub(super) async fn authenticator(
     settings: &ServeSettings,
     store: &Store,
+    stop: &CancellationToken,
+    background: &mut JoinSet<()>,
 ) -> anyhow::Result<(Authenticator, Option<HeldSecret>)> {
     if settings.auth == AuthMode::None {
         tracing::warn!(
@@ -27,10 +33,29 @@ pub(super) async fn authenticator(
         );
         return Ok((Authenticator::Disabled, None));
     }
+    let verification = settings.verification();
+    if let Some(url) = &settings.jwt_jwks_url {
+        let jwks = auth::Jwks::new(url.clone(), verification.validation(Vec::new()))
+            .map_err(|e| anyhow::anyhow!("the JWT key set client: {e}"))?;
+        let jwks = Arc::new(jwks);
+        // An identity provider that is down (or starts after this server) must not keep the
+        // server from starting: it answers 503 until the keys arrive, and the log says why.
+        match jwks.refresh().await {
+            Ok(count) => tracing::info!(keys = count, url = %url, "fetched the JWT key set"),
+            Err(error) => tracing::error!(
+                %error,
+                "the JWT key set could not be fetched: requests with tokens are answered 503 \
+                 until it is (retried every {} s)",
+                auth::REFETCH_AT_MOST_EVERY.as_secs()
+            ),
+        }
+        background.spawn(jwks.clone().keep_fresh(stop.clone()));
+        return Ok((Authenticator::key_set(jwks, &verification), None));
+    }
     if let Some(path) = &settings.jwt_public_key {
         let pem = std::fs::read(path)
             .with_context(|| format!("reading the JWT public key {}", path.display()))?;
-        let auth = Authenticator::public_key(&pem, settings.jwt_algorithm)
+        let auth = Authenticator::public_key(&pem, settings.jwt_algorithm, &verification)
             .map_err(|e| anyhow::anyhow!("the JWT public key {}: {e}", path.display()))?;
         return Ok((auth, None));
     }
@@ -50,7 +75,10 @@ pub(super) async fn authenticator(
             }
         }
     };
-    Ok((Authenticator::hs256(secret.secret.as_bytes()), Some(secret)))
+    Ok((
+        Authenticator::hs256(secret.secret.as_bytes(), &verification),
+        Some(secret),
+    ))
 }
 
 /// Mints the dashboard's admin token (valid 30 days) when the server holds the secret, and
@@ -67,8 +95,9 @@ pub(super) fn dashboard_token(
 ) -> anyhow::Result<Option<String>> {
     let admin_token = match secret {
         Some(secret) => Some(
-            auth::mint(
+            auth::mint_for(
                 secret.secret.as_bytes(),
+                &settings.verification(),
                 "dashboard",
                 auth::Role::Admin,
                 None,

@@ -77,7 +77,8 @@ impl App {
             cluster_writing,
         );
 
-        let (auth, admin_secret) = access::authenticator(&settings, &restored.store).await?;
+        let (auth, admin_secret) =
+            access::authenticator(&settings, &restored.store, &stop, &mut background).await?;
         let app_state = http::AppState {
             writer,
             hub: hub.clone(),

@@ -34,7 +34,7 @@ where
                         .into(),
                 )
             })?;
-        auth.verify(&token)
+        auth.verify(&token).await
     }
 }
 

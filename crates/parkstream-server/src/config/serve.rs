@@ -9,7 +9,7 @@ use super::parse::{
     parse_database_url, parse_duration, parse_duration_within, parse_log_filter, parse_name,
     parse_positive_duration, ranged,
 };
-use crate::auth::{PublicKeyAlgorithm, Secret};
+use crate::auth::{PublicKeyAlgorithm, RoleClaim, Secret, Verification};
 
 /// Settings of `parkstream serve`.
 #[derive(Debug, Clone, Args)]
@@ -218,6 +218,27 @@ pub struct ServeSettings {
     /// The algorithm of --jwt-public-key.
     #[arg(long, env = "PARKSTREAM_JWT_ALGORITHM", value_enum, default_value_t = PublicKeyAlgorithm::Rs256)]
     pub jwt_algorithm: PublicKeyAlgorithm,
+
+    /// An identity provider's JSON Web Key Set (`https://idp.example/.../certs`): tokens are
+    /// verified with its keys, refetched every 5 minutes and when a token names a new key
+    /// (at most once per 10 seconds). Until it is first fetched, requests are answered 503.
+    #[arg(long, env = "PARKSTREAM_JWT_JWKS_URL", conflicts_with_all = ["jwt_secret", "jwt_public_key"],
+          value_parser = parse_jwks_url)]
+    pub jwt_jwks_url: Option<reqwest::Url>,
+
+    /// Tokens must carry this issuer (`iss`); without it, the issuer is not checked.
+    #[arg(long, env = "PARKSTREAM_JWT_ISSUER", value_parser = parse_claim_value)]
+    pub jwt_issuer: Option<String>,
+
+    /// Tokens must carry this audience (`aud`, or one of its values). Without it, a token
+    /// that names an audience is refused.
+    #[arg(long, env = "PARKSTREAM_JWT_AUDIENCE", value_parser = parse_claim_value)]
+    pub jwt_audience: Option<String>,
+
+    /// The claim that holds the role, a dotted path (`realm_access.roles`): a role name, or a
+    /// list of names of which the most privileged parkstream role counts.
+    #[arg(long, env = "PARKSTREAM_JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: RoleClaim,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -240,6 +261,15 @@ impl ServeSettings {
         crate::domain::idempotency::Retention {
             window: self.idempotency_window,
             max: usize::try_from(self.idempotency_max).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// What tokens must pass besides their signature.
+    pub fn verification(&self) -> Verification {
+        Verification {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            role_claim: self.jwt_role_claim.clone(),
         }
     }
 
@@ -280,6 +310,23 @@ fn parse_redis_url(s: &str) -> Result<String, String> {
         Some(rest) if !rest.is_empty() => Ok(s.to_owned()),
         _ => Err("must be redis://HOST:PORT or rediss://HOST:PORT".into()),
     }
+}
+
+/// An `http://` or `https://` URL.
+fn parse_jwks_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    Ok(url)
+}
+
+/// An issuer or audience: not empty, no surrounding spaces.
+pub(super) fn parse_claim_value(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.trim() != s {
+        return Err("must be a non-empty value without surrounding spaces".into());
+    }
+    Ok(s.to_owned())
 }
 
 /// A readable file holding at least one PEM certificate (checked now, not at first connect).

@@ -5,7 +5,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::parse::{parse_database_url, parse_name, parse_positive_duration};
-use crate::auth::{Role, Secret};
+use super::serve::parse_claim_value;
+use crate::auth::{Role, RoleClaim, Secret, Verification};
 
 /// Settings of `parkstream token`.
 #[derive(Debug, Clone, Args)]
@@ -42,4 +43,27 @@ pub struct TokenSettings {
     /// generated and keeps there (read only; nothing is created or changed).
     #[arg(long, env = "DATABASE_URL", value_parser = parse_database_url)]
     pub database_url: Option<String>,
+
+    /// The issuer (`iss`) the server requires (its --jwt-issuer).
+    #[arg(long, env = "PARKSTREAM_JWT_ISSUER", value_parser = parse_claim_value)]
+    pub jwt_issuer: Option<String>,
+
+    /// The audience (`aud`) the server requires (its --jwt-audience).
+    #[arg(long, env = "PARKSTREAM_JWT_AUDIENCE", value_parser = parse_claim_value)]
+    pub jwt_audience: Option<String>,
+
+    /// Where the server reads the role (its --jwt-role-claim).
+    #[arg(long, env = "PARKSTREAM_JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: RoleClaim,
+}
+
+impl TokenSettings {
+    /// The checks of the server the token is for.
+    pub fn verification(&self) -> Verification {
+        Verification {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            role_claim: self.jwt_role_claim.clone(),
+        }
+    }
 }

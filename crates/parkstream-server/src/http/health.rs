@@ -34,14 +34,15 @@ async fn healthz() -> Json<serde_json::Value> {
     path = "/readyz",
     operation_id = "getReadiness",
     tag = "operations",
-    summary = "Readiness: the database (and Redis, in a cluster) answers",
+    summary = "Readiness: the database (and Redis, in a cluster) answers, and an identity provider's keys are held",
     responses(
         (status = 200, description = "Ready", body = serde_json::Value),
         (status = 503, description = "Not ready or shutting down", body = serde_json::Value)
     )
 )]
-/// 200 when the database (and, with `--redis-url`, Redis) answers; 503 when it does not or the server is shutting down, so a
-/// load balancer stops sending new clients here.
+/// 200 when the database (and, with `--redis-url`, Redis) answers and, with `--jwt-jwks-url`, the
+/// key set has been fetched; 503 when not or the server is shutting down, so a load balancer stops
+/// sending new clients here.
 async fn readyz(State(app): State<AppState>) -> Response {
     if app.shutdown.is_cancelled() {
         return (
@@ -70,6 +71,15 @@ async fn readyz(State(app): State<AppState>) -> Response {
         checks.insert(
             "redis".into(),
             json!(if redis.ok() { "ok" } else { "unreachable" }),
+        );
+    }
+    if let Some(loaded) = app.auth.key_set_loaded() {
+        // Without the identity provider's keys every token is answered 503: send clients
+        // to an instance that has them.
+        ready &= loaded;
+        checks.insert(
+            "jwks".into(),
+            json!(if loaded { "ok" } else { "not_fetched" }),
         );
     }
     let (status, word) = if ready {

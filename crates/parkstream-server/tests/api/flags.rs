@@ -82,6 +82,11 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("serve", &[], "--jwt-secret", "short"),
     ("serve", &[], "--jwt-public-key", "/nonexistent.pem"),
     ("serve", &[], "--jwt-algorithm", "HS256"),
+    ("serve", &[], "--jwt-jwks-url", "ftp://idp.example/certs"),
+    ("serve", &[], "--jwt-jwks-url", "idp.example/certs"),
+    ("serve", &[], "--jwt-issuer", ""),
+    ("serve", &[], "--jwt-audience", " parkstream"),
+    ("serve", &[], "--jwt-role-claim", "realm_access..roles"),
     (
         "token",
         &["--role", "admin", "--jwt-secret", SECRET],
@@ -114,6 +119,24 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
         "",
     ),
     ("token", &["--role", "admin"], "--jwt-secret", "short"),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--jwt-issuer",
+        "",
+    ),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--jwt-audience",
+        "",
+    ),
+    (
+        "token",
+        &["--role", "admin", "--jwt-secret", SECRET],
+        "--jwt-role-claim",
+        ".role",
+    ),
     (
         "token",
         &["--role", "admin"],

@@ -21,6 +21,7 @@ mod flags;
 mod health;
 mod idempotency;
 mod ingest;
+mod jwks;
 mod lifecycle;
 mod limits;
 mod loadtest;
