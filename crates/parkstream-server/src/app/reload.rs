@@ -81,10 +81,14 @@ impl Hangups {
     }
 
     /// The next SIGHUP; `false` when no more can come.
+    #[cfg(unix)]
     async fn next(&mut self) -> bool {
-        #[cfg(unix)]
-        return self.signal.recv().await.is_some();
-        #[cfg(not(unix))]
+        self.signal.recv().await.is_some()
+    }
+
+    /// No SIGHUP elsewhere.
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> bool {
         std::future::pending().await
     }
 }
