@@ -403,3 +403,39 @@ async fn a_new_jwt_secret_checks_tokens_after_the_reload() {
     assert_eq!(status(new).await, 200);
     assert_eq!(status(old).await, 401);
 }
+
+#[tokio::test]
+async fn cors_origins_added_by_a_reload_are_allowed_from_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("parkstream.toml");
+    std::fs::write(&file, "auth = \"none\"\n").unwrap();
+    let db = database(dir.path());
+    let server = spawn_binary(
+        &["--config", file.to_str().unwrap(), "--database-url", &db],
+        &[],
+    )
+    .await;
+    let allowed = || async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/lots", server.base))
+            .header("origin", "https://ops.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(allowed().await, None, "no CORS by default");
+
+    std::fs::write(
+        &file,
+        "auth = \"none\"\ncors-origin = [\"https://ops.example.com\"]\n",
+    )
+    .unwrap();
+    let (reloaded, _) = reload(&server).await;
+    assert_eq!(reloaded["changed"], "cors-origin");
+    assert_eq!(allowed().await.as_deref(), Some("https://ops.example.com"));
+}
