@@ -11,6 +11,8 @@
 //!   domain types and talk to the writer (changes) or the read model (queries).
 //! - [`auth`]: who is asking (JWTs from a header, a cookie or the query) and what they may do.
 //! - [`limits`]: per-address limits on streams and writes.
+//! - [`live`]: the settings requests read as they are handled, which a reload (SIGHUP)
+//!   replaces; `app::reload` reads the sources again and swaps them in.
 //! - [`proxy`]: behind a reverse proxy: the client address trusted proxies forward, and the
 //!   public URL.
 //! - [`domain`]: lots and their rules as plain data and functions; no HTTP, no SQL.
@@ -36,6 +38,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod live;
 pub mod loadtest;
 pub mod metrics;
 pub mod procfs;

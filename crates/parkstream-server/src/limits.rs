@@ -1,7 +1,9 @@
 //! Per-client-address limits: open streams, and the rate of writes (429 with Retry-After).
+//! Both can change while running ([`PerIpLimits::set`], on reload); the counts stay.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -10,10 +12,10 @@ use crate::sync::lock;
 /// Limits per client IP address. A limit of 0 is no limit.
 #[derive(Debug)]
 pub struct PerIpLimits {
-    max_streams: usize,
+    max_streams: AtomicUsize,
     streams: Mutex<HashMap<IpAddr, usize>>,
     /// Writes per second, and as many in a burst.
-    write_rate: f64,
+    write_rate: AtomicU32,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -46,18 +48,26 @@ impl Drop for StreamPermit {
 impl PerIpLimits {
     pub fn new(max_streams: usize, write_rate: u32) -> Arc<Self> {
         Arc::new(Self {
-            max_streams,
+            max_streams: AtomicUsize::new(max_streams),
             streams: Mutex::new(HashMap::new()),
-            write_rate: f64::from(write_rate),
+            write_rate: AtomicU32::new(write_rate),
             buckets: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// New limits, from the next stream and write on. Streams open beyond a lowered limit
+    /// stay open; an address gets a new one once it is below it.
+    pub fn set(&self, max_streams: usize, write_rate: u32) {
+        self.max_streams.store(max_streams, Ordering::Relaxed);
+        self.write_rate.store(write_rate, Ordering::Relaxed);
     }
 
     /// A place for one more stream from `ip`; `None` when it has as many as allowed.
     pub fn open_stream(self: &Arc<Self>, ip: IpAddr) -> Option<StreamPermit> {
         let mut streams = lock(&self.streams);
         let open = streams.entry(ip).or_default();
-        if self.max_streams != 0 && *open >= self.max_streams {
+        let max_streams = self.max_streams.load(Ordering::Relaxed);
+        if max_streams != 0 && *open >= max_streams {
             return None;
         }
         *open += 1;
@@ -69,7 +79,8 @@ impl PerIpLimits {
 
     /// Takes one write from `ip`'s budget; `Err(seconds to wait)` when it is spent.
     pub fn write(&self, ip: IpAddr) -> Result<(), u64> {
-        if self.write_rate == 0.0 {
+        let rate = f64::from(self.write_rate.load(Ordering::Relaxed));
+        if rate == 0.0 {
             return Ok(());
         }
         let now = Instant::now();
@@ -77,22 +88,20 @@ impl PerIpLimits {
         // Forget addresses whose budget is full again, so the map stays as small as the set
         // of recent writers.
         if buckets.len() > 10_000 {
-            let rate = self.write_rate;
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < rate);
         }
         let bucket = buckets.entry(ip).or_insert(Bucket {
-            tokens: self.write_rate,
+            tokens: rate,
             at: now,
         });
-        let refilled =
-            bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.write_rate;
-        bucket.tokens = refilled.min(self.write_rate);
+        let refilled = bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate;
+        bucket.tokens = refilled.min(rate);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            let wait = (1.0 - bucket.tokens) / self.write_rate;
+            let wait = (1.0 - bucket.tokens) / rate;
             Err(wait.ceil().max(1.0) as u64)
         }
     }
@@ -123,5 +132,17 @@ mod tests {
         }
         assert_eq!(limits.write(IP), Err(1));
         assert!(PerIpLimits::new(0, 0).write(IP).is_ok(), "0 is no limit");
+    }
+
+    #[test]
+    fn new_limits_apply_to_the_next_stream_and_write() {
+        let limits = PerIpLimits::new(1, 1);
+        let _a = limits.open_stream(IP).unwrap();
+        assert!(limits.open_stream(IP).is_none());
+        assert!(limits.write(IP).is_ok());
+        assert!(limits.write(IP).is_err());
+        limits.set(2, 0);
+        assert!(limits.open_stream(IP).is_some(), "the raised limit");
+        assert!(limits.write(IP).is_ok(), "0 is no limit");
     }
 }

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches};
+use parkstream_server::app::{App, Hangups, Sources};
 use parkstream_server::auth;
 use parkstream_server::config::{self, Cli, Command, ConfigCommand, LogFormat};
 use parkstream_server::loadtest;
@@ -13,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // The config file's settings join the command line before clap reads it (config/file.rs).
-    let expanded =
-        config::expand(std::env::args_os().collect(), &Cli::command()).unwrap_or_else(|message| {
-            Cli::command()
-                .error(ErrorKind::InvalidValue, message)
-                .exit()
-        });
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let expanded = config::expand(args.clone(), &Cli::command()).unwrap_or_else(|message| {
+        Cli::command()
+            .error(ErrorKind::InvalidValue, message)
+            .exit()
+    });
     let matches = Cli::command().get_matches_from(&expanded.args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     match cli.command {
@@ -52,11 +53,18 @@ async fn main() -> anyhow::Result<()> {
                     .error(ErrorKind::ArgumentConflict, message)
                     .exit();
             }
-            telemetry::init(settings.log_format, settings.log_level.as_deref());
+            let log = telemetry::init(settings.log_format, settings.log_level.as_deref());
+            let sources = Sources::new(args, &matches, &settings);
+            // Before anything can tell that the server listens: a SIGHUP from then on reloads.
+            let hangups = Hangups::listen().context("listening for SIGHUP")?;
             let listener = tokio::net::TcpListener::bind(settings.bind)
                 .await
                 .with_context(|| format!("binding {}", settings.bind))?;
-            parkstream_server::run(*settings, listener, shutdown_signal()).await
+            App::build(*settings, listener)
+                .await?
+                .reload_on(hangups, sources, log)
+                .run(shutdown_signal())
+                .await
         }
         Command::Token(settings) => {
             let secret = match (&settings.jwt_secret, &settings.database_url) {

@@ -18,46 +18,49 @@ pub(super) struct HeldSecret {
     generated_now: bool,
 }
 
-/// The authenticator the settings ask for, and the HS256 secret when the server holds one
-/// (to mint the dashboard's and the demo's tokens). With a key set, the task that keeps it
-/// fresh joins `background`.
+/// What the settings ask tokens to be checked with.
+pub(super) struct Access {
+    pub auth: Authenticator,
+    /// The HS256 secret, when the server holds one (to mint the dashboard's and the demo's
+    /// tokens).
+    pub secret: Option<HeldSecret>,
+    /// The identity provider's key set, not fetched yet: see [`start_key_set`].
+    pub key_set: Option<Arc<auth::Jwks>>,
+}
+
+/// The authenticator the settings ask for (at start, and again on a reload that changes it).
 pub(super) async fn authenticator(
     settings: &ServeSettings,
     store: &Store,
-    stop: &CancellationToken,
-    background: &mut JoinSet<()>,
-) -> anyhow::Result<(Authenticator, Option<HeldSecret>)> {
+) -> anyhow::Result<Access> {
     if settings.auth == AuthMode::None {
-        tracing::warn!(
-            "--auth none: every request is allowed everything; for local development only"
-        );
-        return Ok((Authenticator::Disabled, None));
+        return Ok(Access {
+            auth: Authenticator::Disabled,
+            secret: None,
+            key_set: None,
+        });
     }
     let verification = settings.verification();
     if let Some(url) = &settings.jwt_jwks_url {
         let jwks = auth::Jwks::new(url.clone(), verification.validation(Vec::new()))
             .map_err(|e| anyhow::anyhow!("the JWT key set client: {e}"))?;
         let jwks = Arc::new(jwks);
-        // An identity provider that is down (or starts after this server) must not keep the
-        // server from starting: it answers 503 until the keys arrive, and the log says why.
-        match jwks.refresh().await {
-            Ok(count) => tracing::info!(keys = count, url = %url, "fetched the JWT key set"),
-            Err(error) => tracing::error!(
-                %error,
-                "the JWT key set could not be fetched: requests with tokens are answered 503 \
-                 until it is (retried every {} s)",
-                auth::REFETCH_AT_MOST_EVERY.as_secs()
-            ),
-        }
-        background.spawn(jwks.clone().keep_fresh(stop.clone()));
-        return Ok((Authenticator::key_set(jwks, &verification), None));
+        return Ok(Access {
+            auth: Authenticator::key_set(jwks.clone(), &verification),
+            secret: None,
+            key_set: Some(jwks),
+        });
     }
     if let Some(path) = &settings.jwt_public_key {
         let pem = std::fs::read(path)
             .with_context(|| format!("reading the JWT public key {}", path.display()))?;
         let auth = Authenticator::public_key(&pem, settings.jwt_algorithm, &verification)
             .map_err(|e| anyhow::anyhow!("the JWT public key {}: {e}", path.display()))?;
-        return Ok((auth, None));
+        return Ok(Access {
+            auth,
+            secret: None,
+            key_set: None,
+        });
     }
     let secret = match &settings.jwt_secret {
         Some(secret) => HeldSecret {
@@ -75,10 +78,31 @@ pub(super) async fn authenticator(
             }
         }
     };
-    Ok((
-        Authenticator::hs256(secret.secret.as_bytes(), &verification),
-        Some(secret),
-    ))
+    Ok(Access {
+        auth: Authenticator::hs256(secret.secret.as_bytes(), &verification),
+        secret: Some(secret),
+        key_set: None,
+    })
+}
+
+/// At start: fetches the key set once, and keeps it fresh in `background` until `stop`.
+pub(super) async fn start_key_set(
+    jwks: Arc<auth::Jwks>,
+    stop: CancellationToken,
+    background: &mut JoinSet<()>,
+) {
+    // An identity provider that is down (or starts after this server) must not keep the
+    // server from starting: it answers 503 until the keys arrive, and the log says why.
+    match jwks.refresh().await {
+        Ok(count) => tracing::info!(keys = count, url = %jwks.url(), "fetched the JWT key set"),
+        Err(error) => tracing::error!(
+            %error,
+            "the JWT key set could not be fetched: requests with tokens are answered 503 \
+             until it is (retried every {} s)",
+            auth::REFETCH_AT_MOST_EVERY.as_secs()
+        ),
+    }
+    background.spawn(jwks.keep_fresh(stop));
 }
 
 /// Mints the dashboard's admin token (valid 30 days) when the server holds the secret, and

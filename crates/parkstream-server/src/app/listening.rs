@@ -99,10 +99,16 @@ pub(super) fn cors_origins(settings: &ServeSettings) -> anyhow::Result<Vec<Heade
         .collect()
 }
 
-/// `--tls-cert` and `--tls-key`, when given.
-pub(super) fn tls(settings: &ServeSettings) -> anyhow::Result<Option<TlsAcceptor>> {
+/// `--tls-cert` and `--tls-key`, when given: the certificate (which a reload replaces) and
+/// the acceptor that serves it.
+pub(super) fn tls(
+    settings: &ServeSettings,
+) -> anyhow::Result<Option<(Arc<tls::Certificate>, TlsAcceptor)>> {
     match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => Ok(Some(tls::acceptor(cert, key)?)),
+        (Some(cert), Some(key)) => {
+            let certificate = tls::Certificate::load(cert, key)?;
+            Ok(Some((certificate.clone(), tls::acceptor(certificate)?)))
+        }
         _ => Ok(None),
     }
 }

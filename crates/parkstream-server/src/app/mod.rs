@@ -5,11 +5,13 @@
 //! [`App::run`] serves until the shutdown future completes, then stops gracefully. Each part
 //! is wired by a function of its own: `restore` (the store and the state it holds), `cluster`,
 //! `access` (authentication and the dashboard token), `listening` (connection limits, TLS,
-//! CORS, metrics), `tasks` (pings, the rules' clock, the demo).
+//! CORS, metrics), `tasks` (pings, the rules' clock, the demo). `reload` applies new settings
+//! on SIGHUP ([`App::reload_on`]).
 
 mod access;
 mod cluster;
 mod listening;
+mod reload;
 mod restore;
 mod tasks;
 
@@ -21,11 +23,15 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServeSettings;
+use crate::config::{AuthMode, ServeSettings};
 use crate::hub::Hub;
+use crate::live::{Live, LiveSettings};
 use crate::server::{self, StreamRuntime};
+use crate::telemetry::LogFilter;
 use crate::writer::Writer;
 use crate::{cluster as cluster_node, http, limits};
+
+pub use reload::{Hangups, Sources};
 
 /// A server ready to run: state restored, background tasks started, listener bound.
 #[derive(Debug)]
@@ -39,6 +45,8 @@ pub struct App {
     stop: CancellationToken,
     background: JoinSet<()>,
     writer_task: JoinHandle<()>,
+    /// What a reload changes, until [`App::reload_on`] takes it.
+    reloadable: Option<reload::Reloadable>,
 }
 
 impl App {
@@ -77,15 +85,30 @@ impl App {
             cluster_writing,
         );
 
-        let (auth, admin_secret) =
-            access::authenticator(&settings, &restored.store, &stop, &mut background).await?;
+        if settings.auth == AuthMode::None {
+            tracing::warn!(
+                "--auth none: every request is allowed everything; for local development only"
+            );
+        }
+        let access = access::authenticator(&settings, &restored.store).await?;
+        let key_set_stop = stop.child_token();
+        if let Some(jwks) = access.key_set {
+            access::start_key_set(jwks, key_set_stop.clone(), &mut background).await;
+        }
+        let admin_secret = access.secret;
+        let live = Live::new(LiveSettings {
+            auth: access.auth,
+            cors: http::cors_layer(&listening::cors_origins(&settings)?),
+            max_body_bytes: settings.max_body_bytes,
+            max_filter_lots: usize::try_from(settings.max_filter_lots).unwrap_or(usize::MAX),
+        });
         let app_state = http::AppState {
             writer,
             hub: hub.clone(),
             read_model: restored.read_model,
             store: restored.store,
             metrics: restored.metrics,
-            auth,
+            live,
             limits: limits::PerIpLimits::new(
                 settings.max_streams_per_ip,
                 settings.write_rate_per_ip,
@@ -102,9 +125,7 @@ impl App {
                         .as_ref()
                         .is_some_and(|url| url.is_https()),
             },
-            max_body_bytes: settings.max_body_bytes,
             body_timeout: settings.body_timeout,
-            max_filter_lots: usize::try_from(settings.max_filter_lots).unwrap_or(usize::MAX),
             shutdown: stop.clone(),
             // Streams end within the grace period, so closing the connections (when the grace
             // period is over) never has to interrupt a stream that is still draining.
@@ -134,14 +155,23 @@ impl App {
                 .await?;
         }
 
-        let cors_origins = listening::cors_origins(&settings)?;
         let connection_metrics = app_state.metrics.clone();
-        let router = http::router(app_state, settings.metrics_bind.is_none(), &cors_origins);
+        let reloadable = reload::Reloadable {
+            certificate: None,
+            live: app_state.live.clone(),
+            limits: app_state.limits.clone(),
+            hub: hub.clone(),
+            store: app_state.store.clone(),
+            metrics: app_state.metrics.clone(),
+            key_set_stop,
+            stop: stop.clone(),
+        };
+        let router = http::router(app_state, settings.metrics_bind.is_none());
         let local = listener
             .local_addr()
             .context("reading the listening address")?;
         tracing::info!(addr = %local, "parkstream listening");
-        let tls = listening::tls(&settings)?;
+        let (certificate, tls) = listening::tls(&settings)?.unzip();
         let url = listening::local_url(local, tls.is_some());
         // The sign-in link is the address people use: the proxy's, when there is one.
         let dashboard_url = settings
@@ -173,7 +203,25 @@ impl App {
             stop,
             background,
             writer_task,
+            reloadable: Some(reload::Reloadable {
+                certificate,
+                ..reloadable
+            }),
         })
+    }
+
+    /// Reloads the settings on each SIGHUP from `hangups`: reads the `sources` the server
+    /// started from again (the command line, the environment and the config file as they
+    /// are then), and applies what can change while running (through `log` for the log
+    /// filter). Without it, SIGHUP is not listened for.
+    #[must_use]
+    pub fn reload_on(mut self, hangups: Hangups, sources: Sources, log: Option<LogFilter>) -> Self {
+        if let Some(parts) = self.reloadable.take() {
+            let reloader = reload::Reloader::new(parts, sources, log);
+            self.background
+                .spawn(reload::on_hangups(hangups, reloader, self.stop.clone()));
+        }
+        self
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully: stops accepting, ends
@@ -195,7 +243,9 @@ impl App {
             stop,
             mut background,
             writer_task,
+            reloadable,
         } = self;
+        drop(reloadable);
         {
             let stop = stop.clone();
             tokio::spawn(async move {

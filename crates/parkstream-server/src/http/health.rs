@@ -73,7 +73,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
             json!(if redis.ok() { "ok" } else { "unreachable" }),
         );
     }
-    if let Some(loaded) = app.auth.key_set_loaded() {
+    if let Some(loaded) = app.live.get().auth.key_set_loaded() {
         // Without the identity provider's keys every token is answered 503: send clients
         // to an instance that has them.
         ready &= loaded;

@@ -28,7 +28,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json(&req) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = state.max_body_bytes;
+        let limit = state.live.get().max_body_bytes;
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)

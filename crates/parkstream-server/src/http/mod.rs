@@ -34,6 +34,7 @@ use crate::auth::{Authenticator, Principal};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::limits::PerIpLimits;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::proxy::Cidr;
 use crate::read_model::ReadModel;
@@ -48,17 +49,15 @@ pub struct AppState {
     pub read_model: ReadModel,
     pub store: Store,
     pub metrics: Arc<Metrics>,
-    pub auth: Authenticator,
+    /// The authenticator, CORS and the body and filter limits, which a reload may replace.
+    pub live: Live,
     pub limits: Arc<PerIpLimits>,
     /// `--trusted-proxies`: peers whose forwarded client address is taken.
     pub trusted_proxies: Arc<[Cidr]>,
     /// How signing in stores the token.
     pub token_cookie: TokenCookie,
-    pub max_body_bytes: usize,
     /// How long a request's whole body may take to arrive.
     pub body_timeout: std::time::Duration,
-    /// Most lots one stream may filter on (`lots=`).
-    pub max_filter_lots: usize,
     /// Cancelled when the server starts shutting down: every stream ends.
     pub shutdown: CancellationToken,
     /// The window over which streams close on shutdown.
@@ -72,7 +71,7 @@ pub struct AppState {
 /// What the authentication extractors take from the state.
 impl axum::extract::FromRef<AppState> for Authenticator {
     fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
+        state.live.get().auth.clone()
     }
 }
 
@@ -101,8 +100,8 @@ pub struct ConnectionContext {
 }
 
 /// The whole API. `/metrics` is included unless it is served on its own address; browsers
-/// from `cors_origins` may call it.
-pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue]) -> Router {
+/// from the live settings' CORS origins may call it.
+pub fn router(state: AppState, with_metrics: bool) -> Router {
     let mut app = Router::new()
         .merge(lots::router())
         .merge(ingest::router())
@@ -137,8 +136,7 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
                 .level(tracing::Level::INFO)
                 .latency_unit(LatencyUnit::Micros),
         );
-    let mut app = app
-        .layer(traced)
+    app.layer(traced)
         .merge(sse::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -150,15 +148,30 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
             state.clone(),
             observe::observe,
         ))
-        // Outermost: everything inside knows the client.
+        // Outermost but CORS: everything inside knows the client.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             resolve_client,
-        ));
-    if !cors_origins.is_empty() {
-        app = app.layer(cors(cors_origins));
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
+        .with_state(state)
+}
+
+/// Answers CORS preflights and adds CORS headers, as the live settings say at the moment
+/// the request arrives (nothing without origins).
+async fn cors(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use tower::{Layer, ServiceExt};
+    let Some(cors) = app.live.get().cors.clone() else {
+        return next.run(request).await;
+    };
+    match cors.layer(next).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
-    app.with_state(state)
 }
 
 /// Attaches the request's [`ClientAddress`], from its connection's peer and, behind a trusted
@@ -200,25 +213,28 @@ async fn limit_writes(
     Ok(next.run(request).await)
 }
 
-/// CORS for the configured origins: the API's methods and headers, credentials, and the
-/// `Last-Event-ID` answer header readable by scripts.
+/// CORS for the configured origins (`None` without any): the API's methods and headers,
+/// credentials, and the `Last-Event-ID` answer header readable by scripts.
 /// `*` among the origins allows any origin, without credentials (a wildcard with credentials
 /// would let any site act with a signed-in operator's cookie).
-fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
+pub fn cors_layer(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
     use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
     use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE, LAST_EVENT_ID])
         .expose_headers([LAST_EVENT_ID])
         .max_age(std::time::Duration::from_secs(600));
-    if origins.iter().any(|origin| origin == "*") {
+    Some(if origins.iter().any(|origin| origin == "*") {
         layer.allow_origin(AllowOrigin::any())
     } else {
         layer
             .allow_origin(AllowOrigin::list(origins.iter().cloned()))
             .allow_credentials(true)
-    }
+    })
 }
 
 /// The router that serves `/metrics` alone, for `--metrics-bind`.

@@ -57,9 +57,13 @@ async fn dashboard(
     client: Option<Extension<ClientAddress>>,
 ) -> Result<Response, ApiError> {
     principal.require(Need::Read)?;
-    let mut filter = Filter::parse(params.get("lots"), params.get("types"), app.max_filter_lots)
-        .map_err(|e| ApiError::bad_query(e.field, e.message))?
-        .within(principal.lots.as_deref());
+    let mut filter = Filter::parse(
+        params.get("lots"),
+        params.get("types"),
+        app.live.get().max_filter_lots,
+    )
+    .map_err(|e| ApiError::bad_query(e.field, e.message))?
+    .within(principal.lots.as_deref());
     if let Some(contractor) = &principal.contractor {
         filter = filter.for_contractor(ContractorScope {
             id: contractor.clone(),

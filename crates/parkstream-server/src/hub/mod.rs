@@ -22,7 +22,7 @@ mod registry;
 mod subscription;
 mod window;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
@@ -74,7 +74,8 @@ struct Inner {
     /// Notified after every publication and abandoned commit.
     published: tokio::sync::Notify,
     metrics: Arc<Metrics>,
-    max_clients: usize,
+    /// `--max-clients`, which a reload may change.
+    max_clients: AtomicUsize,
     max_lag: u64,
     /// The most events published at once by [`Hub::publish_paced`].
     chunk_size: usize,
@@ -124,11 +125,16 @@ impl Hub {
                 committing: AtomicU64::new(newest),
                 published: tokio::sync::Notify::new(),
                 metrics,
-                max_clients: config.max_clients,
+                max_clients: AtomicUsize::new(config.max_clients),
                 max_lag,
                 chunk_size: pacing::chunk_size(config.history_size, max_lag),
             }),
         }
+    }
+
+    /// Most streams open at once, from the next subscription on (open ones stay).
+    pub fn set_max_clients(&self, max_clients: usize) {
+        self.inner.max_clients.store(max_clients, Ordering::Relaxed);
     }
 
     /// The server's metrics (the hub keeps its own up to date; others use them too).
@@ -315,7 +321,7 @@ impl Hub {
         kill: CancellationToken,
     ) -> Result<Subscription, HubFull> {
         let mut registry = lock(&self.inner.registry);
-        if registry.everyone.len() >= self.inner.max_clients {
+        if registry.everyone.len() >= self.inner.max_clients.load(Ordering::Relaxed) {
             self.inner.metrics.clients_refused.inc();
             return Err(HubFull);
         }

@@ -17,8 +17,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
 
 pub use labels::{
-    AlertLabels, BuildLabels, HttpLabels, KindLabel, LotLabel, ReasonLabel, RouteLabels,
-    StatusLabel, TypeLabel, TypeName,
+    AlertLabels, BuildLabels, HttpLabels, KindLabel, LotLabel, ReasonLabel, ResultLabel,
+    RouteLabels, StatusLabel, TypeLabel, TypeName,
 };
 
 const SEVERITIES: [(Severity, &str); 4] = [
@@ -106,6 +106,9 @@ pub struct Metrics {
     pub alerts_open: Family<AlertLabels, Gauge>,
     /// Unresolved violations by status.
     pub violations_open: Family<StatusLabel, Gauge>,
+    // Operation.
+    /// Reloads of the settings (SIGHUP), by result: `ok`, `error` (the old settings stay).
+    pub config_reloads: Family<ResultLabel, Counter>,
 }
 
 impl Metrics {
@@ -226,11 +229,21 @@ impl Metrics {
                 "Unresolved alerts, by severity and status",
             ),
             violations_open: add(r, "violations_open", "Unresolved violations, by status"),
+            config_reloads: add(
+                r,
+                "config_reloads",
+                "Reloads of the settings on SIGHUP, by result (ok, or error: the old settings stay)",
+            ),
             registry: Registry::default(),
         };
         // Every kind from the start, so a dashboard shows zeros rather than no data.
         for kind in ["plain", "gzip", "http2"] {
             let _ = metrics.streams.get_or_create(&KindLabel { kind });
+        }
+        for result in ["ok", "error"] {
+            let _ = metrics
+                .config_reloads
+                .get_or_create(&ResultLabel { result });
         }
         metrics.registry = registry;
         metrics

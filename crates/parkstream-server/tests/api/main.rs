@@ -30,6 +30,7 @@ mod nginx;
 mod observability;
 mod openapi;
 mod proxy;
+mod reload;
 mod rules;
 mod scoping;
 mod sign_in;
