@@ -185,3 +185,48 @@ pub struct OccupancySample {
 pub struct OccupancyHistory {
     pub lots: std::collections::BTreeMap<String, Vec<OccupancySample>>,
 }
+
+/// One stored bucket (a minute or an hour) of a lot's occupancy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OccupancyBucket {
+    /// The bucket's start.
+    pub t: Timestamp,
+    /// The lowest, highest and last count reported in the bucket.
+    pub min: u32,
+    pub max: u32,
+    pub last: u32,
+    /// The mean of the counts reported in the bucket (each report weighs the same, however
+    /// long its count lasted).
+    pub mean: f64,
+    /// How many counts were reported in the bucket.
+    pub samples: u64,
+    /// The lot's slots at its last report in the bucket.
+    pub total_slots: u32,
+}
+
+/// `GET /api/history/occupancy?lot=&from=&to=&step=`: a lot's stored occupancy, oldest
+/// first. A bucket in which no count was reported is absent: the count stayed at the
+/// previous bucket's `last`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OccupancyRollups {
+    pub parking_lot_id: String,
+    /// `1m` or `1h`.
+    pub step: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub buckets: Vec<OccupancyBucket>,
+}
+
+/// `GET /api/history/occupancy`: the recent samples kept in memory, or, with `from`, a lot's
+/// stored buckets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum OccupancyAnswer {
+    Rollups(OccupancyRollups),
+    Recent(OccupancyHistory),
+}

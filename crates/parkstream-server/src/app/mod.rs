@@ -81,7 +81,10 @@ impl App {
             hub.clone(),
             restored.read_model.clone(),
             restored.next_event_id,
-            settings.history_size,
+            crate::writer::Retain {
+                history_size: settings.history_size,
+                rollups: settings.rollup_retention(),
+            },
             cluster_writing,
         );
 
@@ -130,6 +133,7 @@ impl App {
             // Streams end within the grace period, so closing the connections (when the grace
             // period is over) never has to interrupt a stream that is still draining.
             shutdown_drain: settings.shutdown_drain.min(settings.shutdown_grace),
+            rollup_retention: settings.rollup_retention(),
             gzip: settings
                 .stream_gzip
                 .then(|| http::gzip::GzipSlots::new(settings.max_gzip_streams)),

@@ -36,6 +36,28 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A retention: a duration as [`parse_duration`] takes it or a number of days (`7d`), from
+/// one second to ten years.
+pub fn parse_retention(s: &str) -> Result<Duration, String> {
+    let trimmed = s.trim();
+    let retention = match trimmed.strip_suffix('d') {
+        Some(days) => {
+            let days: u64 = days
+                .parse()
+                .map_err(|_| format!("{trimmed:?} is not a duration such as 7d or 12h"))?;
+            days.checked_mul(86_400)
+                .map(Duration::from_secs)
+                .filter(|d| *d <= MAX_DURATION)
+                .ok_or_else(|| format!("{trimmed:?} is longer than ten years"))?
+        }
+        None => parse_duration(trimmed)?,
+    };
+    if retention < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(retention)
+}
+
 /// An integer flag in `range`, as a `usize`.
 pub(super) fn ranged(
     range: std::ops::RangeInclusive<u64>,
@@ -113,6 +135,16 @@ pub(super) fn parse_duration_within(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retentions_take_days_and_refuse_less_than_a_second() {
+        assert_eq!(parse_retention("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_retention("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert!(parse_retention("500ms").is_err());
+        assert!(parse_retention("0d").is_err());
+        assert!(parse_retention("5000d").is_err());
+        assert!(parse_retention("d").is_err());
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::parse::{
     parse_database_url, parse_duration, parse_duration_within, parse_log_filter, parse_name,
-    parse_positive_duration, ranged,
+    parse_positive_duration, parse_retention, ranged,
 };
 use crate::auth::{PublicKeyAlgorithm, RoleClaim, Secret, Verification};
 
@@ -72,6 +72,18 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_HISTORY_SIZE", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub history_size: u64,
+
+    /// How long per-minute occupancy rollups are kept (`7d`, `36h`; also the longest range a
+    /// `step=1m` history query may span).
+    #[arg(long, env = "PARKSTREAM_HISTORY_MINUTES_RETENTION", default_value = "7d",
+          value_parser = parse_retention)]
+    pub history_minutes_retention: Duration,
+
+    /// How long per-hour occupancy rollups are kept (`400d`; also the longest range a
+    /// `step=1h` history query may span).
+    #[arg(long, env = "PARKSTREAM_HISTORY_HOURS_RETENTION", default_value = "400d",
+          value_parser = parse_retention)]
+    pub history_hours_retention: Duration,
 
     /// How long a gate event's `eventId` is remembered: a replay within it gets the first
     /// answer, after it the same id is a new event (`30m`, `24h`; 1s to 30 days).
@@ -261,6 +273,15 @@ impl ServeSettings {
         crate::domain::idempotency::Retention {
             window: self.idempotency_window,
             max: usize::try_from(self.idempotency_max).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// How long occupancy rollups are kept, from `--history-minutes-retention` and
+    /// `--history-hours-retention`.
+    pub fn rollup_retention(&self) -> crate::store::RollupRetention {
+        crate::store::RollupRetention {
+            minutes: self.history_minutes_retention,
+            hours: self.history_hours_retention,
         }
     }
 

@@ -6,6 +6,7 @@ mod contractors;
 pub mod gzip;
 mod health;
 mod history;
+mod history_range;
 mod ingest;
 mod json;
 mod lots;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub shutdown_drain: std::time::Duration,
     /// Compressed stream slots, when `--stream-gzip` is on.
     pub gzip: Option<Arc<crate::http::gzip::GzipSlots>>,
+    /// How long occupancy rollups are kept: the longest range a history query may span.
+    pub rollup_retention: crate::store::RollupRetention,
     /// Whether Redis answers, in a cluster (`--redis-url`).
     pub redis_health: Option<crate::cluster::stream::Health>,
 }

@@ -5,6 +5,7 @@
 mod backup;
 mod plan;
 mod postgres;
+mod rollup;
 mod sql;
 mod sqlite;
 mod sqlite_commit;
@@ -21,6 +22,7 @@ use sql::Backend;
 
 pub use backup::{backup, BackupReport};
 pub use postgres::{ClusterRow, PostgresStore, WriteLock};
+pub use rollup::{counts_of, LotCounts, RollupRetention, RollupRow, RollupWrite, Step};
 pub use sqlite::SqliteStore;
 
 /// Why storage failed.
@@ -86,6 +88,8 @@ pub struct Batch<'a> {
     pub events: &'a [StoredEvent],
     /// Delete stored events with an id up to this one (history beyond `--history-size`).
     pub trim_through: Option<u64>,
+    /// The occupancy rollups the group's counts update, and old rows to delete.
+    pub rollups: &'a RollupWrite,
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
@@ -231,6 +235,24 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.list(table, query).await,
             Store::Postgres(store) => store.list(table, query).await,
+        }
+    }
+
+    /// A lot's stored occupancy buckets of `step` starting in `from .. to` (Unix
+    /// milliseconds), oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read, or holds rows that do not decode.
+    pub async fn rollups(
+        &self,
+        step: Step,
+        lot: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        match self {
+            Store::Sqlite(store) => rollup::read(&store.pool, step, lot, from, to).await,
+            Store::Postgres(store) => rollup::read(&store.pool, step, lot, from, to).await,
         }
     }
 

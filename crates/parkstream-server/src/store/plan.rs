@@ -125,6 +125,7 @@ pub fn statements(batch: &Batch<'_>) -> Vec<Statement> {
             params,
         });
     }
+    super::rollup::statements(batch.rollups, &mut out);
     if let Some(through) = batch.trim_through {
         out.push(statement(
             "DELETE FROM events WHERE id <= $1",
@@ -316,6 +317,7 @@ mod tests {
             changes: &[],
             events: &events,
             trim_through: Some(7),
+            rollups: &Default::default(),
         };
         let planned = statements(&batch);
         assert_eq!(planned.len(), 3, "two inserts and the trim");

@@ -1,11 +1,12 @@
 //! What one committed group is made of: its events as stored (with their redacted forms and
 //! ids), and the lots and contractors it changed, for the read model.
 
+use parkstream_protocol::events::Event;
 use parkstream_protocol::Timestamp;
 
 use crate::domain::contractor::Contractor;
 use crate::domain::{Change, Lot, Txn};
-use crate::store::StoredEvent;
+use crate::store::{counts_of, RollupRetention, RollupWrite, StoredEvent};
 
 /// Trim stored history once this many events were added since the last trim.
 const TRIM_EVERY: u64 = 1_000;
@@ -21,6 +22,8 @@ pub(super) struct Group {
     pub last_id: u64,
     /// Delete stored history up to this id.
     pub trim_through: Option<u64>,
+    /// The occupancy rollups its counts update (and, when due, old rows to delete).
+    pub rollups: RollupWrite,
 }
 
 impl Group {
@@ -30,6 +33,7 @@ impl Group {
         next_event_id: u64,
         added_since_trim: u64,
         history_size: u64,
+        prune: Option<RollupRetention>,
     ) -> Self {
         let (stored, redacted) = tx
             .events()
@@ -53,11 +57,21 @@ impl Group {
         let trim_through = (count > 0 && added_since_trim + count >= TRIM_EVERY)
             .then(|| last_id.checked_sub(history_size))
             .flatten();
+        // Every change of a count emits a capacity update: they are the counts, in order.
+        let counts = counts_of(tx.events().iter().filter_map(|event| match event {
+            Event::CapacityUpdate(update) => Some(update),
+            _ => None,
+        }));
         Self {
             stored,
             redacted,
             last_id,
             trim_through,
+            rollups: RollupWrite {
+                at: Some(now),
+                counts,
+                prune,
+            },
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::domain::gate::GateEvent;
 use crate::domain::{CountReport, DomainError, LotId, LotSettings, State, Txn};
 use crate::hub::Hub;
 use crate::read_model::ReadModel;
-use crate::store::{Store, WriteError};
+use crate::store::{RollupRetention, Store, WriteError};
 use command::{Command, Context};
 
 pub use crate::cluster::ClusterWriting;
@@ -43,6 +43,14 @@ pub use crate::cluster::ClusterWriting;
 pub enum Action {
     Acknowledge,
     Resolve,
+}
+
+/// What the writer keeps of the past: the newest `history_size` events (for resuming
+/// streams) and occupancy rollups for their retention.
+#[derive(Debug, Clone, Copy)]
+pub struct Retain {
+    pub history_size: u64,
+    pub rollups: RollupRetention,
 }
 
 /// A handle to send commands to the writer.
@@ -60,7 +68,7 @@ impl Writer {
         hub: Hub,
         read_model: ReadModel,
         next_event_id: u64,
-        history_size: u64,
+        retain: Retain,
         cluster: Option<ClusterWriting>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(1024);
@@ -71,7 +79,7 @@ impl Writer {
             hub,
             read_model,
             next_event_id,
-            history_size,
+            retain,
             cluster,
         );
         (Self { tx }, tokio::spawn(task.run()))

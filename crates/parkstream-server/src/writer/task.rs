@@ -11,10 +11,14 @@ use crate::cluster::ClusterWriting;
 use crate::domain::{Change, State};
 use crate::hub::Hub;
 use crate::read_model::ReadModel;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, RollupRetention, Store, StoreError};
 
 /// Most commands stored in one transaction.
 const MAX_GROUP: usize = 512;
+
+/// How often a commit also deletes rollup rows past their retention: often enough that a
+/// short retention is kept to the second, and a delete that finds nothing costs an index probe.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How a group is committed: alone, or taking turns with the cluster's other instances.
 #[derive(Debug)]
@@ -53,6 +57,7 @@ impl Committer {
             changes,
             events: &group.stored,
             trim_through: group.trim_through,
+            rollups: &group.rollups,
         };
         match self {
             Committer::Local { store, hub } => {
@@ -76,6 +81,9 @@ pub(super) struct WriterTask {
     next_event_id: u64,
     history_size: u64,
     added_since_trim: u64,
+    rollup_retention: RollupRetention,
+    /// When a commit last deleted old rollup rows.
+    pruned_at: Option<tokio::time::Instant>,
     committer: Committer,
 }
 
@@ -88,7 +96,7 @@ impl WriterTask {
         hub: Hub,
         read_model: ReadModel,
         next_event_id: u64,
-        history_size: u64,
+        retain: super::Retain,
         cluster: Option<ClusterWriting>,
     ) -> Self {
         let committer = match cluster {
@@ -105,8 +113,10 @@ impl WriterTask {
             hub,
             read_model,
             next_event_id,
-            history_size,
+            history_size: retain.history_size,
             added_since_trim: 0,
+            rollup_retention: retain.rollups,
+            pruned_at: None,
             committer,
         }
     }
@@ -141,12 +151,17 @@ impl WriterTask {
             finish(finishes, true);
             return;
         }
+        let prune = self
+            .pruned_at
+            .is_none_or(|at| at.elapsed() >= PRUNE_EVERY)
+            .then_some(self.rollup_retention);
         let group = Group::of(
             &tx,
             now,
             self.next_event_id,
             self.added_since_trim,
             self.history_size,
+            prune,
         );
         let changed = Changed::of(&tx);
         let started = tokio::time::Instant::now();
@@ -162,6 +177,9 @@ impl WriterTask {
         match committed {
             Ok(()) => {
                 drop(tx);
+                if prune.is_some() {
+                    self.pruned_at = Some(tokio::time::Instant::now());
+                }
                 let count = group.stored.len() as u64;
                 self.next_event_id += count;
                 self.added_since_trim = match group.trim_through {

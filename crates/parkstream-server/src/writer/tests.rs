@@ -37,7 +37,10 @@ async fn start() -> Fixture {
         hub.clone(),
         read_model.clone(),
         1,
-        1_000,
+        crate::writer::Retain {
+            history_size: 1_000,
+            rollups: crate::store::RollupRetention::default(),
+        },
         None,
     );
     Fixture {

@@ -315,6 +315,17 @@ async fn concurrent_gate_events_through_three_instances_count_exactly_and_raise_
     // reached them.
     assert_eq!(nodes[2].get_json("/api/lots/a").await["occupied"], 61);
     wait_until(|| async { nodes[0].get_json("/api/lots/a").await["occupied"] == 61 }).await;
+    // Each count was rolled up once, by the instance that committed it: the creation's 0 and
+    // the 61 entries.
+    for step in ["1m", "1h"] {
+        let rows = crate::occupancy_history::buckets(&nodes[1], "a", step).await;
+        let (min, max, last, samples, _) = crate::occupancy_history::summary(&rows);
+        assert_eq!(
+            (min, max, last, samples),
+            (0, 61, 61, 62),
+            "{step}: {rows:?}"
+        );
+    }
     stop_all(nodes).await;
 }
 

@@ -60,6 +60,8 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("serve", &[], "--max-filter-lots", "0"),
     ("serve", &[], "--max-body-bytes", "0"),
     ("serve", &[], "--idempotency-window", "0"),
+    ("serve", &[], "--history-minutes-retention", "500ms"),
+    ("serve", &[], "--history-hours-retention", "a year"),
     ("serve", &[], "--idempotency-max", "0"),
     ("serve", &[], "--metrics-bind", "nowhere"),
     ("serve", &[], "--shutdown-grace", "99999999999h"),

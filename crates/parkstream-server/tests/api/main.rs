@@ -28,6 +28,7 @@ mod loadtest;
 mod lots;
 mod nginx;
 mod observability;
+mod occupancy_history;
 mod openapi;
 mod proxy;
 mod reload;

@@ -190,6 +190,27 @@ async fn a_lots_claim_narrows_the_stream_and_the_lists() {
             .collect::<Vec<_>>(),
         ["b"]
     );
+    let since = parkstream_protocol::Timestamp::from_unix_millis(
+        parkstream_protocol::Timestamp::now().unix_millis() - 3_600_000,
+    )
+    .unwrap();
+    let (status, _) = get(
+        &app,
+        &format!("/api/history/occupancy?lot=a&from={since}&step=1h"),
+        Some(&only_b),
+    )
+    .await;
+    assert_eq!(status, 404, "stored history of a lot outside the claim");
+    let (status, stored) = get(
+        &app,
+        &format!("/api/history/occupancy?lot=b&from={since}&step=1h"),
+        Some(&only_b),
+    )
+    .await;
+    assert_eq!(
+        (status, stored["buckets"][0]["last"].clone()),
+        (200, json!(3))
+    );
     app.stop().await;
 }
 
