@@ -16,6 +16,7 @@ mod operated;
 mod params;
 mod path;
 mod responses;
+mod session;
 mod sse;
 mod violations;
 
@@ -67,6 +68,8 @@ pub struct AppState {
     pub gzip: Option<Arc<crate::http::gzip::GzipSlots>>,
     /// Whether Redis answers, in a cluster (`--redis-url`).
     pub redis_health: Option<crate::cluster::stream::Health>,
+    /// `--currency`: what penalties are counted in, told to clients by `GET /api/session`.
+    pub currency: Option<crate::config::Currency>,
 }
 
 /// What the authentication extractors take from the state.
@@ -112,6 +115,7 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())
+        .merge(session::router())
         .merge(assets::router());
     if with_metrics {
         app = app.merge(metrics::router());

@@ -32,6 +32,7 @@ mod openapi;
 mod proxy;
 mod rules;
 mod scoping;
+mod session;
 mod sign_in;
 mod simulate;
 mod storage;
