@@ -121,7 +121,11 @@ export function createNotifier(store) {
       const raised = Date.parse(item.createdAt ?? '');
       const replayed = Date.now() < replayUntil && !(raised >= connectedAt);
       if (replayed) return;
-      tone();
+      try {
+        tone();
+      } catch (err) {
+        console.error('parkstream: the alert tone could not be played', err); // still notify
+      }
       show(item);
     },
   };
