@@ -17,13 +17,16 @@
 // help until the operator opens a link with a fresh token.
 //
 // The parts: js/snapshot.js (1), js/stream.js (2, 3), js/sync.js (starting again),
-// js/access.js, js/actions.js (Acknowledge, Resolve), js/render.js (the page). What they
-// remember is in one object, ctx.session (js/session.js), and they reach each other through
-// ctx, so none imports another and the wiring is all here.
+// js/access.js, js/actions.js (Acknowledge, Resolve), js/notify.js (the opt-in alarm for new
+// critical alerts), js/render.js (the page); what the token may do is asked with every
+// snapshot (js/identity.js). What they remember is in one object, ctx.session
+// (js/session.js), and they reach each other through ctx, so none imports another and the
+// wiring is all here.
 
 import { adoptTokenFromUrl, createApi } from './js/api.js';
 import { createAccess } from './js/access.js';
 import { createActions } from './js/actions.js';
+import { createNotifier } from './js/notify.js';
 import { createRenderer } from './js/render.js';
 import { CLIENT_URL, createSession } from './js/session.js';
 import { createSnapshot } from './js/snapshot.js';
@@ -42,6 +45,7 @@ ctx.stream = createStream(ctx);
 ctx.sync = createSync(ctx);
 ctx.access = createAccess(ctx);
 ctx.actions = createActions(ctx);
+ctx.notify = createNotifier(ctx.store);
 
 setInterval(ctx.sync.checkLiveness, 10_000);
 document.addEventListener('visibilitychange', () => {

@@ -134,6 +134,8 @@ export function createApi({ baseUrl = '' } = {}) {
     alerts: (params) => request('GET', `api/alerts${query(params)}`),
     violations: (params) => request('GET', `api/violations${query(params)}`),
     contractors: () => request('GET', 'api/contractors'),
+    /** Who the token is and what it may do (`GET /api/session`). */
+    session: () => request('GET', 'api/session'),
     /** @param {'acknowledge'|'resolve'} action */
     alertAction: (id, action) => request('POST', `api/alerts/${segment(id)}/${action}`, { body: {} }),
     /** @param {'acknowledge'|'resolve'} action */

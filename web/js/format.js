@@ -62,6 +62,27 @@ export function formatInt(n) {
   return Number.isFinite(n) ? integer.format(n) : '—';
 }
 
+const moneyFormats = new Map();
+
+/**
+ * An amount in `currency` (ISO 4217, e.g. "EUR" -> "€5,000.00" in English), or a plain
+ * number without one, or when the browser does not know the code.
+ */
+export function formatMoney(amount, currency) {
+  if (!Number.isFinite(amount)) return '—';
+  if (!currency) return formatInt(amount);
+  let format = moneyFormats.get(currency);
+  if (format === undefined) {
+    try {
+      format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+    } catch {
+      format = null; // a code this browser's Intl refuses: show the number
+    }
+    moneyFormats.set(currency, format);
+  }
+  return format ? format.format(amount) : formatInt(amount);
+}
+
 /** "1 lot", "3 lots", "1,204 vehicles". */
 export function plural(n, one, many = `${one}s`) {
   return `${formatInt(n)} ${n === 1 ? one : many}`;

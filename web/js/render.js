@@ -4,7 +4,7 @@
 // stays where the operator left it. app.js talks to the page only through what this returns.
 
 import { refreshAges } from './view/dom.js';
-import { createAlertsPanel } from './view/alerts.js';
+import { createAlertsPanel, showsLotFigure } from './view/alerts.js';
 import { createConnectionPanel } from './view/connection.js';
 import { createFeedPanel } from './view/feed.js';
 import { createFrameScheduler } from './view/frame.js';
@@ -57,6 +57,8 @@ export function createRenderer(store, handlers) {
     /** @param {string[]|null} ids the lots that changed, or null for all (or a new lot) */
     lotsChanged(ids) {
       frame.lots(ids);
+      // Capacity alerts show their lot's figure now: keep it live.
+      if (showsLotFigure(store, ids)) frame.mark('alerts');
     },
     alertsChanged() {
       // Lot cards show their active alerts; the summary counts them.

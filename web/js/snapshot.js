@@ -3,6 +3,7 @@
 // between), and the lot and contractor details fetched once on demand.
 
 import { oldestEventId } from './api.js';
+import { readIdentity } from './identity.js';
 import { CLIENT_URL, POLL_MS } from './session.js';
 import { HISTORY_MINUTES, mergeLot, setAlerts, setHistory, setLots, setViolations } from './store.js';
 
@@ -43,7 +44,7 @@ export function createSnapshot(ctx) {
   const { api, store, session } = ctx;
 
   async function load() {
-    const [lots, alerts, violations, history] = await Promise.all([
+    const [lots, alerts, violations, history, identity] = await Promise.all([
       api.lots(), // required: a failure here fails the snapshot
       loadList('alerts', api.alerts, ['active', 'acknowledged']),
       loadList('violations', api.violations, ['pending', 'acknowledged']),
@@ -51,18 +52,26 @@ export function createSnapshot(ctx) {
         (r) => r.data,
         () => null, // not there yet: sparklines start empty and grow live
       ),
+      // Asked with every snapshot, so signing in again with another token (a new cookie, then
+      // "Try again") shows what the new role may do. An older server without it: not known.
+      api.session().then(
+        (r) => ({ known: readIdentity(r.data) }),
+        (err) => (err?.isMissing ? { known: null } : null), // another failure keeps what we had
+      ),
     ]);
     return {
       lots: lots.data,
       alerts,
       violations,
       history,
+      identity,
       lastEventId: oldestEventId([lots.lastEventId, ...alerts.ids, ...violations.ids]),
     };
   }
 
   function apply(snap) {
     setLots(store, snap.lots);
+    if (snap.identity) store.identity = snap.identity.known;
     if (snap.history) setHistory(store, snap.history);
     const notes = session.createSSEClient ? [] : [`live updates are unavailable (${CLIENT_URL} did not load), so this page reloads every ${POLL_MS / 1000} s`];
     for (const part of [snap.alerts, snap.violations]) {

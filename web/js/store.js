@@ -35,6 +35,8 @@ export function createStore() {
     contractors: new Map(),
     /** when the last domain event arrived (ms) */
     lastEventAt: null,
+    /** What the token may do and the currency of penalties (identity.js); null: not known */
+    identity: null,
     /** false when the server has no such endpoint (yet): the lists say so instead of "none" */
     available: { alerts: true, violations: true },
   };
@@ -173,6 +175,20 @@ export function setViolations(store, ...lists) {
 export function sortTime(item) {
   const t = Date.parse(item.createdAt ?? item.timestamp ?? '');
   return Number.isNaN(t) ? 0 : t;
+}
+
+const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
+
+/**
+ * Alerts as an operator works through them: the most severe first and, within a severity,
+ * the OLDEST first, since the alert that has waited longest is the one to handle next (a
+ * newest-first list would bury an unhandled critical under every newer one). Resolved alerts
+ * ("All recent") follow every open one, so a finished critical never sits above an open low.
+ * Ties by id so the order is stable.
+ */
+export function mostUrgentFirst(alerts) {
+  const rank = (a) => (a.status === 'resolved' ? 10 : 0) + (SEVERITY_RANK[a.severity] ?? 4);
+  return [...alerts].sort((a, b) => rank(a) - rank(b) || sortTime(a) - sortTime(b) || (a._id < b._id ? -1 : 1));
 }
 
 /** Newest first; ties by id so the order is stable. */

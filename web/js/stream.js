@@ -5,7 +5,7 @@
 import { MAX_ATTEMPTS, MAX_DELAY_MS, RECONNECT_DELAY_MS, STREAM_URL } from './session.js';
 import { applyCapacity, upsertAlert, upsertViolation } from './store.js';
 
-/** @param {{store, view, session, sync, access, snapshot}} ctx see app.js */
+/** @param {{store, view, session, sync, access, snapshot, notify}} ctx see app.js */
 export function createStream(ctx) {
   const { store, session } = ctx;
 
@@ -27,6 +27,7 @@ export function createStream(ctx) {
 
   function noteEvent() {
     heard();
+    ctx.notify.heard();
     store.lastEventAt = Date.now();
     ctx.view.eventReceived();
   }
@@ -45,6 +46,7 @@ export function createStream(ctx) {
     const { changed, item, previous } = upsertAlert(store, data);
     if (!changed) return;
     ctx.view.alertsChanged();
+    ctx.notify.alert(item, previous);
     if (!previous && item.status === 'active' && (item.severity === 'high' || item.severity === 'critical')) {
       ctx.view.announce(`New ${item.severity} alert: ${item.message}`);
     }
@@ -73,8 +75,9 @@ export function createStream(ctx) {
     if ((state === 'reconnecting' && Number(info?.attempt) === 1) || state === 'failed') ctx.access.probe();
   }
 
-  function onConnected() {
+  function onConnected(data) {
     heard();
+    ctx.notify.connected(data);
     session.lastPingAt = 0;
     ctx.view.setConnection({ state: 'connected', info: null, syncing: false });
     // A reconnect that could not resume is followed by `reset` (from the server when our id

@@ -1,6 +1,7 @@
-// What the alerts and violations panels share: a filtered, newest-first list of keyed rows,
+// What the alerts and violations panels share: a filtered, ordered list of keyed rows,
 // each ending in its age, its status, Acknowledge and Resolve, and a line for a failed action.
 
+import { mayOperate } from '../identity.js';
 import { newestFirst } from '../store.js';
 import { $, ageTime, h, removeRow, reorder, setAttr, setText } from './dom.js';
 import { rowKey } from './state.js';
@@ -17,8 +18,25 @@ export function createRowFoot(kind) {
   const ack = actionButton(`${kind}-ack`, 'acknowledge', 'Acknowledge');
   const resolve = actionButton(`${kind}-resolve`, 'resolve', 'Resolve');
   const error = h('p', { class: 'row-error', role: 'alert', hidden: true });
-  const foot = h('div', { class: 'item-foot' }, h('p', { class: 'item-meta muted' }, age, status), h('div', { class: 'actions' }, ack, resolve));
-  return { age, status, ack, resolve, error, foot };
+  const actions = h('div', { class: 'actions' }, ack, resolve);
+  const foot = h('div', { class: 'item-foot' }, h('p', { class: 'item-meta muted' }, age, status), actions);
+  // `actionsIn`: where the actions go back when the role may act again (see updateActions).
+  return { age, status, ack, resolve, error, foot, actions, actionsIn: foot };
+}
+
+/**
+ * Takes the actions out of the row for a role that may not act (viewer, contractor,
+ * monitor: `GET /api/session` says), so nobody is offered a button that can only be refused,
+ * and puts them back when a new token may. Returns whether they are there.
+ */
+function placeActions(state, p) {
+  const may = mayOperate(state.store.identity);
+  if (may && !p.actions.parentNode) p.actionsIn.append(p.actions);
+  if (!may && p.actions.parentNode) {
+    if (p.actions.contains(document.activeElement)) p.actions.closest('section')?.querySelector('h2')?.focus();
+    p.actions.remove();
+  }
+  return may;
 }
 
 /**
@@ -44,22 +62,24 @@ function showButtons(p, canAck, canResolve, busy) {
  */
 export function updateActions(state, p, kind, id, { canAck, canResolve, context }) {
   const key = rowKey(kind, id);
+  const err = state.rowErrors.get(key);
+  p.error.hidden = !err;
+  setText(p.error, err || '');
+  if (!placeActions(state, p)) return;
   const busy = state.pending.get(key);
   showButtons(p, canAck, canResolve, busy);
   setText(p.ack, busy === 'acknowledge' ? 'Acknowledging…' : 'Acknowledge');
   setText(p.resolve, busy === 'resolve' ? 'Resolving…' : 'Resolve');
   setAttr(p.ack, 'aria-label', `Acknowledge ${kind}: ${context}`);
   setAttr(p.resolve, 'aria-label', `Resolve ${kind}: ${context}`);
-  const err = state.rowErrors.get(key);
-  p.error.hidden = !err;
-  setText(p.error, err || '');
 }
 
 /**
  * The panel of `kind` ('alert' or 'violation'; its elements are `#${kind}-list`,
  * `#${kind}s-empty`, `#${kind}s-h`, `#${kind}-count` and `#${kind}-filter`).
  * @param {{kind: string, items(): Map<string, object>, available(): boolean, isOpen(item): boolean,
- *   counts(): Array, createRow(id): HTMLLIElement, updateRow(li, item), onAction(id, action)}} spec
+ *   counts(): Array, createRow(id): HTMLLIElement, updateRow(li, item), onAction(id, action),
+ *   order?(items): object[]}} spec the rows' order: newest first unless `order` says otherwise
  */
 export function createListPanel(spec) {
   const { kind } = spec;
@@ -77,7 +97,7 @@ export function createListPanel(spec) {
     const available = spec.available();
     const showAll = filter.value === 'all';
     const open = items.filter(spec.isOpen);
-    const visible = newestFirst(showAll ? items : open);
+    const visible = (spec.order || newestFirst)(showAll ? items : open);
     const keep = new Set(visible.map((item) => item._id));
     for (const [id, row] of rows) {
       if (!keep.has(id)) {

@@ -1,7 +1,8 @@
 // The violations panel: the type and lot, then the facts that apply (the vehicle, the
 // contractor, how far over, how long stayed, the penalty, how long a breach lasted), status.
 
-import { formatDuration, formatInt, humanize, plural } from '../format.js';
+import { formatDuration, formatInt, formatMoney, humanize, plural } from '../format.js';
+import { currencyOf } from '../identity.js';
 import { isOpenViolation } from '../store.js';
 import { h, setAge, setAttr, setText } from './dom.js';
 import { createListPanel, createRowFoot, updateActions } from './items.js';
@@ -35,7 +36,7 @@ function createViolationRow(id) {
     contractor: fact('Contractor'),
     excess: fact('Excess'),
     stayed: fact('Stayed'),
-    penalty: fact('Penalty', { class: 'num' }),
+    penalty: fact('Penalty', { class: 'num', 'data-testid': 'violation-penalty' }),
     lasted: fact('Lasted'),
   };
   const plate = h('span', { class: 'plate' });
@@ -99,7 +100,8 @@ function updateViolationRow(state, li, v) {
   setFact(f.stayed, stayed);
 
   const penalty = Number(v.penalty);
-  setFact(f.penalty, v.penalty == null ? null : penalty === 0 ? 'none' : formatInt(penalty));
+  // In the server's currency (`--currency`, told by GET /api/session) when it has one.
+  setFact(f.penalty, v.penalty == null ? null : penalty === 0 ? 'none' : formatMoney(penalty, currencyOf(store.identity)));
   f.penalty.dd.classList.toggle('muted', penalty === 0);
 
   // A capacity breach: its length, once it has ended.

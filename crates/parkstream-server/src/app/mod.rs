@@ -138,6 +138,7 @@ impl App {
                 .stream_gzip
                 .then(|| http::gzip::GzipSlots::new(settings.max_gzip_streams)),
             redis_health,
+            currency: settings.currency,
         };
 
         let limits = listening::connection_limits(&settings);

@@ -4,6 +4,7 @@
 
 mod backup;
 mod check;
+mod currency;
 mod file;
 mod loadtest;
 mod parse;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 pub use backup::BackupSettings;
 pub use check::effective;
+pub use currency::Currency;
 pub use file::{expand, Expanded};
 pub use loadtest::LoadtestSettings;
 pub use parse::{parse_duration, parse_positive_duration};

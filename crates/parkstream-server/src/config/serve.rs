@@ -190,6 +190,11 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_SHUTDOWN_DRAIN", default_value = "1s", value_parser = parse_duration)]
     pub shutdown_drain: Duration,
 
+    /// The ISO 4217 code penalties are counted in (`EUR`, `INR`): the dashboard shows them as
+    /// money in it. Without it, penalties are plain numbers.
+    #[arg(long, env = "PARKSTREAM_CURRENCY")]
+    pub currency: Option<super::Currency>,
+
     /// Log format.
     #[arg(long, env = "PARKSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

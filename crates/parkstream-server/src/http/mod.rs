@@ -17,6 +17,7 @@ mod operated;
 mod params;
 mod path;
 mod responses;
+mod session;
 mod sse;
 mod violations;
 
@@ -69,6 +70,8 @@ pub struct AppState {
     pub rollup_retention: crate::store::RollupRetention,
     /// Whether Redis answers, in a cluster (`--redis-url`).
     pub redis_health: Option<crate::cluster::stream::Health>,
+    /// `--currency`: what penalties are counted in, told to clients by `GET /api/session`.
+    pub currency: Option<crate::config::Currency>,
 }
 
 /// What the authentication extractors take from the state.
@@ -114,6 +117,7 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())
+        .merge(session::router())
         .merge(assets::router());
     if with_metrics {
         app = app.merge(metrics::router());

@@ -29,6 +29,7 @@ use super::AppState;
         super::lots::show,
         super::lots::put,
         super::history::occupancy,
+        super::session::show,
         super::ingest::update,
         super::ingest::lot,
         super::ingest::gate,

@@ -67,6 +67,8 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("serve", &[], "--shutdown-grace", "99999999999h"),
     ("serve", &[], "--shutdown-drain", "-1s"),
     ("serve", &[], "--log-format", "xml"),
+    ("serve", &[], "--currency", "eur"),
+    ("serve", &[], "--currency", "EURO"),
     ("serve", &[], "--demo", "1"),
     (
         "serve",

@@ -34,6 +34,7 @@ mod proxy;
 mod reload;
 mod rules;
 mod scoping;
+mod session;
 mod sign_in;
 mod simulate;
 mod storage;
