@@ -4,6 +4,7 @@
 //! - [`events`]: the payloads of the SSE stream (`capacity_update`, `alert`, `violation`,
 //!   `connected`, `reset`, `ping`) and [`EventType`], their names on the wire.
 //! - [`api`]: request and response bodies of the REST and ingest API.
+//! - [`records`]: bodies of the record-keeping endpoints: audit, vehicles, statements.
 //! - [`time`]: [`Timestamp`], RFC 3339 UTC with milliseconds, as JavaScript's `Date` prints it.
 //! - [`sse`]: encoding SSE frames (server side) and a WHATWG-conformant incremental parser
 //!   (client side).
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod events;
+pub mod records;
 pub mod sse;
 pub mod time;
 

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod assets;
+mod audit;
 mod contractors;
 pub mod gzip;
 mod health;
@@ -109,6 +110,7 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .merge(contractors::router())
         .merge(alerts::router())
         .merge(violations::router())
+        .merge(audit::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())

@@ -41,6 +41,7 @@ use super::AppState;
         super::violations::list,
         super::violations::acknowledge,
         super::violations::resolve,
+        super::audit::list,
         super::sse::dashboard,
         super::health::healthz,
         super::health::readyz,
