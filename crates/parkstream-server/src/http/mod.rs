@@ -18,6 +18,7 @@ mod params;
 mod path;
 mod responses;
 mod sse;
+mod vehicles;
 mod violations;
 
 use std::sync::Arc;
@@ -111,6 +112,7 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .merge(alerts::router())
         .merge(violations::router())
         .merge(audit::router())
+        .merge(vehicles::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())

@@ -42,6 +42,7 @@ use super::AppState;
         super::violations::acknowledge,
         super::violations::resolve,
         super::audit::list,
+        super::vehicles::show,
         super::sse::dashboard,
         super::health::healthz,
         super::health::readyz,

@@ -268,25 +268,18 @@ impl Store {
         }
     }
 
-    /// A plate's visits matching `query`, newest first; and whether the plate was ever seen
-    /// (in any lot, whatever `query` narrows to).
+    /// A plate's visits matching `query`, newest first.
     ///
     /// # Errors
     /// When the database cannot be read.
     pub async fn visits(
         &self,
         query: &VisitQuery,
-    ) -> Result<(Vec<parkstream_protocol::records::Visit>, bool), StoreError> {
+    ) -> Result<Vec<parkstream_protocol::records::Visit>, StoreError> {
         match self {
-            Store::Sqlite(store) => {
-                let conn = &mut *store.pool.acquire().await?;
-                let visits = Sqlite::visits(conn, query).await?;
-                Ok((visits, Sqlite::plate_seen(conn, &query.plate).await?))
-            }
+            Store::Sqlite(store) => Sqlite::visits(&mut *store.pool.acquire().await?, query).await,
             Store::Postgres(store) => {
-                let conn = &mut *store.pool.acquire().await?;
-                let visits = Postgres::visits(conn, query).await?;
-                Ok((visits, Postgres::plate_seen(conn, &query.plate).await?))
+                Postgres::visits(&mut *store.pool.acquire().await?, query).await
             }
         }
     }

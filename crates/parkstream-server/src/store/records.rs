@@ -143,15 +143,6 @@ where
             .collect()
     }
 
-    /// Whether `plate` was ever seen at a gate (it has a visit, in any lot).
-    async fn plate_seen(conn: &mut Self::Connection, plate: &str) -> Result<bool, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM visits WHERE plate = $1")
-            .bind(plate.to_owned())
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(count > 0)
-    }
-
     /// A contractor's violations detected from `from` to `to` (both included), oldest first.
     async fn contractor_violations(
         conn: &mut Self::Connection,

@@ -39,4 +39,5 @@ mod storage;
 mod stream;
 mod stream_path;
 mod tls;
+mod vehicles;
 mod violations;
