@@ -70,7 +70,7 @@ impl Txn<'_> {
 }
 
 /// The wire name of a unit enum value (`capacity_breach`), for summaries.
-pub(super) fn wire_name<T: serde::Serialize>(value: &T) -> String {
+pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         other => format!("{other:?}"),

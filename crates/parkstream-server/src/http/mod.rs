@@ -18,6 +18,7 @@ mod params;
 mod path;
 mod responses;
 mod sse;
+mod statements;
 mod vehicles;
 mod violations;
 
@@ -113,6 +114,7 @@ pub fn router(state: AppState, with_metrics: bool, cors_origins: &[HeaderValue])
         .merge(violations::router())
         .merge(audit::router())
         .merge(vehicles::router())
+        .merge(statements::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())

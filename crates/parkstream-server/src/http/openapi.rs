@@ -43,6 +43,7 @@ use super::AppState;
         super::violations::resolve,
         super::audit::list,
         super::vehicles::show,
+        super::statements::statement,
         super::sse::dashboard,
         super::health::healthz,
         super::health::readyz,

@@ -35,6 +35,7 @@ mod rules;
 mod scoping;
 mod sign_in;
 mod simulate;
+mod statements;
 mod storage;
 mod stream;
 mod stream_path;
