@@ -77,6 +77,20 @@ pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
+/// What the audit says of a violation acted on.
+pub(super) fn violation_summary(violation: &parkstream_protocol::events::Violation) -> String {
+    let whose = violation
+        .contractor_id
+        .as_deref()
+        .map_or_else(String::new, |c| format!(" by {c}"));
+    format!(
+        "{} in lot {}{whose}, penalty {}",
+        wire_name(&violation.violation_type),
+        violation.parking_lot_id,
+        violation.penalty
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

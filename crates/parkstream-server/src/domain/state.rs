@@ -129,7 +129,7 @@ impl State {
             .cloned()
             .collect();
         // The newest entry first: that is where the vehicle is most likely to be.
-        stays.sort_by(|a, b| b.entered_at.cmp(&a.entered_at));
+        stays.sort_by_key(|stay| std::cmp::Reverse(stay.entered_at));
         (stays, self.plates.get(plate).cloned())
     }
 

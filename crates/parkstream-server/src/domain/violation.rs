@@ -7,7 +7,7 @@ use parkstream_protocol::events::{
 use parkstream_protocol::Timestamp;
 
 use super::alert::AlertKey;
-use super::audit::{wire_name, Actor};
+use super::audit::{violation_summary, Actor};
 use super::contractor::ContractorId;
 use super::gate::Stay;
 use super::lot::LotId;
@@ -297,16 +297,7 @@ impl Txn<'_> {
             record.violation.note.clone_from(&by.note);
         }
         let violation = record.violation.clone();
-        let whose = violation
-            .contractor_id
-            .as_deref()
-            .map_or_else(String::new, |c| format!(" by {c}"));
-        let summary = format!(
-            "{} in lot {}{whose}, penalty {}",
-            wire_name(&violation.violation_type),
-            violation.parking_lot_id,
-            violation.penalty
-        );
+        let summary = violation_summary(&violation);
         self.audit(by, action, ("violation", &violation.id), summary, now);
         self.save_violation(record);
         violation
