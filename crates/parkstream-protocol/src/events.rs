@@ -177,6 +177,15 @@ pub struct Alert {
     pub created_at: Timestamp,
     pub acknowledged_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
+    /// Who acknowledged it (the token's `sub`), once someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// Who resolved it, when an operator did (capacity alerts also resolve themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    /// The note of the latest acknowledgement or resolution that gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -226,6 +235,15 @@ pub struct Violation {
     /// The vehicle, for `unauthorized_vehicle` and `overparking` (absent for `capacity_breach`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate_number: Option<String>,
+    /// Who acknowledged it (the token's `sub`), once someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// Who resolved it, once someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    /// The note of the latest acknowledgement or resolution that gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `connected`: the first event of every stream.
@@ -395,12 +413,19 @@ mod tests {
             created_at: "2026-11-26T10:00:00Z".parse().unwrap(),
             acknowledged_at: None,
             resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
+            note: None,
         };
         let json = serde_json::to_value(&alert).unwrap();
         assert_eq!(json["_id"], "alert_1");
         assert_eq!(json["type"], "capacity_warning");
         assert!(json["contractorId"].is_null());
         assert!(json["resolvedAt"].is_null());
+        assert!(
+            json.get("acknowledgedBy").is_none() && json.get("note").is_none(),
+            "who and why appear only once known, so older clients see the shape they know"
+        );
         let back = Event::from_parts(EventType::Alert, &json.to_string()).unwrap();
         assert_eq!(back, Event::Alert(alert));
     }

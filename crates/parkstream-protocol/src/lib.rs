@@ -5,6 +5,7 @@
 //!   `connected`, `reset`, `ping`) and [`EventType`], their names on the wire.
 //! - [`api`]: request and response bodies of the REST and ingest API.
 //! - [`session`]: `GET /api/session`, who a token is and what it may do.
+//! - [`records`]: bodies of the record-keeping endpoints: audit, vehicles, statements.
 //! - [`time`]: [`Timestamp`], RFC 3339 UTC with milliseconds, as JavaScript's `Date` prints it.
 //! - [`sse`]: encoding SSE frames (server side) and a WHATWG-conformant incremental parser
 //!   (client side).
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod events;
+pub mod records;
 pub mod session;
 pub mod sse;
 pub mod time;

@@ -123,6 +123,14 @@ impl Principal {
         }
     }
 
+    /// This principal acting, with an optional note (audited as its `sub`).
+    ///
+    /// # Errors
+    /// 422 when the note is longer than allowed.
+    pub fn actor(&self, note: Option<String>) -> Result<crate::domain::audit::Actor, ApiError> {
+        crate::domain::audit::Actor::new(self.subject.clone(), note).map_err(ApiError::from)
+    }
+
     /// # Errors
     /// 403 when the role does not allow `need`.
     pub fn require(&self, need: Need) -> Result<(), ApiError> {

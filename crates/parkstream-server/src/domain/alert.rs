@@ -4,6 +4,7 @@
 use parkstream_protocol::events::{Alert, AlertStatus, AlertType, Event, Severity};
 use parkstream_protocol::Timestamp;
 
+use super::audit::{wire_name, Actor};
 use super::contractor::ContractorId;
 use super::lot::LotId;
 use super::state::{Change, Txn};
@@ -67,6 +68,9 @@ impl Txn<'_> {
             created_at: at,
             acknowledged_at: None,
             resolved_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
+            note: None,
         };
         self.save_alert(AlertRecord { alert, key });
     }
@@ -148,11 +152,16 @@ impl Txn<'_> {
             })
     }
 
-    /// An operator acknowledges an active alert.
+    /// An operator acknowledges an active alert; `by` is recorded in it and in the audit.
     ///
     /// # Errors
     /// `NotFound` when no unresolved alert has this id; `Conflict` when it is not active.
-    pub fn acknowledge_alert(&mut self, id: &str, now: Timestamp) -> Result<Alert, DomainError> {
+    pub fn acknowledge_alert(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<Alert, DomainError> {
         let mut record = self.open_alert_by_id(id)?;
         if record.alert.status != AlertStatus::Active {
             return Err(DomainError::Conflict(format!(
@@ -161,22 +170,48 @@ impl Txn<'_> {
         }
         record.alert.status = AlertStatus::Acknowledged;
         record.alert.acknowledged_at = Some(now);
-        let alert = record.alert.clone();
-        self.save_alert(record);
-        Ok(alert)
+        record.alert.acknowledged_by = Some(by.name.clone());
+        Ok(self.save_acted_alert(record, by, "alert.acknowledge", now))
     }
 
-    /// An operator resolves an active or acknowledged alert.
+    /// An operator resolves an active or acknowledged alert; `by` is recorded in it and in
+    /// the audit.
     ///
     /// # Errors
     /// `NotFound` when no unresolved alert has this id.
-    pub fn resolve_alert(&mut self, id: &str, now: Timestamp) -> Result<Alert, DomainError> {
+    pub fn resolve_alert(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<Alert, DomainError> {
         let mut record = self.open_alert_by_id(id)?;
         record.alert.status = AlertStatus::Resolved;
         record.alert.resolved_at = Some(now);
+        record.alert.resolved_by = Some(by.name.clone());
+        Ok(self.save_acted_alert(record, by, "alert.resolve", now))
+    }
+
+    /// Saves an alert an operator acted on, with their note, and audits the act.
+    fn save_acted_alert(
+        &mut self,
+        mut record: AlertRecord,
+        by: &Actor,
+        action: &str,
+        now: Timestamp,
+    ) -> Alert {
+        if by.note.is_some() {
+            record.alert.note.clone_from(&by.note);
+        }
         let alert = record.alert.clone();
+        let summary = format!(
+            "{} alert in lot {}",
+            wire_name(&alert.alert_type),
+            alert.parking_lot_id
+        );
+        self.audit(by, action, ("alert", &alert.id), summary, now);
         self.save_alert(record);
-        Ok(alert)
+        alert
     }
 }
 
@@ -187,6 +222,10 @@ mod tests {
     use super::super::testing::{add_lot, alerts, apply, at, count};
     use super::super::State;
     use super::*;
+
+    fn ana() -> Actor {
+        Actor::new("ana", Some("on it".into())).unwrap()
+    }
 
     fn of_type(events: &[Event], alert_type: AlertType) -> Vec<Alert> {
         alerts(events)
@@ -301,17 +340,19 @@ mod tests {
         let lot = add_lot(&mut state, "a", 10, Some(0.5));
         let id = alerts(&count(&mut state, &lot, 5, at(1)))[0].id.clone();
 
-        let (acked, events) = apply(&mut state, |tx| tx.acknowledge_alert(&id, at(2)));
+        let (acked, events) = apply(&mut state, |tx| tx.acknowledge_alert(&id, &ana(), at(2)));
         let acked = acked.unwrap();
         assert_eq!(acked.status, AlertStatus::Acknowledged);
         assert_eq!(acked.acknowledged_at, Some(at(2)));
+        assert_eq!(acked.acknowledged_by.as_deref(), Some("ana"));
+        assert_eq!(acked.note.as_deref(), Some("on it"));
         assert_eq!(alerts(&events), vec![acked.clone()]);
 
-        let (again, events) = apply(&mut state, |tx| tx.acknowledge_alert(&id, at(3)));
+        let (again, events) = apply(&mut state, |tx| tx.acknowledge_alert(&id, &ana(), at(3)));
         assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
         assert!(events.is_empty());
 
-        let (resolved, _) = apply(&mut state, |tx| tx.resolve_alert(&id, at(4)));
+        let (resolved, _) = apply(&mut state, |tx| tx.resolve_alert(&id, &ana(), at(4)));
         let resolved = resolved.unwrap();
         assert_eq!(resolved.status, AlertStatus::Resolved);
         assert_eq!(resolved.acknowledged_at, Some(at(2)));
@@ -320,11 +361,11 @@ mod tests {
         for (what, answer) in [
             (
                 "resolve",
-                apply(&mut state, |tx| tx.resolve_alert(&id, at(5))).0,
+                apply(&mut state, |tx| tx.resolve_alert(&id, &ana(), at(5))).0,
             ),
             (
                 "ack",
-                apply(&mut state, |tx| tx.acknowledge_alert(&id, at(5))).0,
+                apply(&mut state, |tx| tx.acknowledge_alert(&id, &ana(), at(5))).0,
             ),
         ] {
             assert!(
@@ -339,7 +380,7 @@ mod tests {
         let mut state = State::default();
         let lot = add_lot(&mut state, "a", 10, Some(0.5));
         let first = alerts(&count(&mut state, &lot, 5, at(1)))[0].id.clone();
-        apply(&mut state, |tx| tx.resolve_alert(&first, at(2)))
+        apply(&mut state, |tx| tx.resolve_alert(&first, &ana(), at(2)))
             .0
             .unwrap();
         // Still at the threshold: the next report raises a new alert, with a new id.

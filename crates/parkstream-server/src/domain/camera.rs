@@ -134,7 +134,7 @@ impl Txn<'_> {
 mod tests {
     use parkstream_protocol::events::{AlertStatus, Event};
 
-    use super::super::testing::{add_lot, alerts, apply, at, lot_id};
+    use super::super::testing::{add_lot, alerts, apply, at, lot_id, operator};
     use super::super::State;
     use super::*;
 
@@ -198,7 +198,7 @@ mod tests {
         let lot = add_lot(&mut state, "a", 10, None);
         seen(&mut state, &lot, "cam-1", at(0));
         let id = alerts(&check(&mut state, at(60)))[0].id.clone();
-        apply(&mut state, |tx| tx.resolve_alert(&id, at(61)))
+        apply(&mut state, |tx| tx.resolve_alert(&id, &operator(), at(61)))
             .0
             .unwrap();
         assert!(check(&mut state, at(600)).is_empty());

@@ -179,14 +179,17 @@ impl Txn<'_> {
                         overstay_flagged: false,
                     };
                     self.put_stay(stay.clone());
+                    self.record_visit(&stay, None);
                     entered = Some(stay);
                 }
             }
             GateEventKind::VehicleExit => {
                 lot.occupied = lot.occupied.saturating_sub(1);
                 if let Some(stay) = self.state.stays.get(&stay_key).cloned() {
-                    duration = Some(at.seconds_since(stay.entered_at));
+                    let seconds = at.seconds_since(stay.entered_at);
+                    duration = Some(seconds);
                     self.remove_stay(&stay);
+                    self.record_visit(&stay, Some((at, seconds)));
                     left = Some(stay);
                 }
             }

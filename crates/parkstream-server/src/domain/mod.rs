@@ -11,8 +11,11 @@
 //! - [`contractor`]: contractors, their allocations and registered plates.
 //! - [`alert`]: capacity and camera alerts, their hysteresis and lifecycle.
 //! - [`violation`]: contractor violations (capacity breach, unauthorized vehicle, overstay).
+//! - [`audit`]: who changed what through the API, recorded with the change.
+//! - [`visit`]: every stay of a vehicle, kept after it ends.
 
 pub mod alert;
+pub mod audit;
 pub mod camera;
 pub mod contractor;
 pub mod gate;
@@ -25,6 +28,7 @@ mod state;
 #[cfg(test)]
 mod testing;
 pub mod violation;
+pub mod visit;
 
 pub use lot::{check_observed_at, CountReport, Lot, LotId, LotSettings};
 pub use routing::Routing;

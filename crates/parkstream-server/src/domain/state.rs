@@ -119,6 +119,20 @@ impl State {
         self.contractors.values()
     }
 
+    /// Where `plate` is inside now (a vehicle is in one lot, but missed exits can leave it
+    /// in several), and the contractor that registered it.
+    pub fn whereabouts(&self, plate: &Plate) -> (Vec<Stay>, Option<ContractorId>) {
+        let mut stays: Vec<Stay> = self
+            .stays
+            .values()
+            .filter(|stay| &stay.plate == plate)
+            .cloned()
+            .collect();
+        // The newest entry first: that is where the vehicle is most likely to be.
+        stays.sort_by_key(|stay| std::cmp::Reverse(stay.entered_at));
+        (stays, self.plates.get(plate).cloned())
+    }
+
     /// A contractor's vehicles inside `lot`.
     pub fn vehicles_inside(&self, contractor: &ContractorId, lot: &LotId) -> u32 {
         self.inside
@@ -162,6 +176,10 @@ pub enum Change {
     ForgetGateAnswers {
         through: u64,
     },
+    /// A change made through the API, by whom (stored, never changed).
+    Audit(parkstream_protocol::records::AuditEntry),
+    /// A vehicle's stay began or ended.
+    Visit(super::visit::Visit),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -174,6 +192,8 @@ enum ChangeKey {
     Violation(String),
     GateAnswer(LotId, String),
     ForgetGateAnswers,
+    Audit(String),
+    Visit(LotId, Plate, Timestamp),
 }
 
 impl Change {
@@ -187,6 +207,8 @@ impl Change {
             Change::Violation(v) => ChangeKey::Violation(v.violation.id.clone()),
             Change::GateAnswer(a) => ChangeKey::GateAnswer(a.lot.clone(), a.event_id.clone()),
             Change::ForgetGateAnswers { .. } => ChangeKey::ForgetGateAnswers,
+            Change::Audit(entry) => ChangeKey::Audit(entry.id.clone()),
+            Change::Visit(v) => ChangeKey::Visit(v.lot.clone(), v.plate.clone(), v.entry),
         }
     }
 }

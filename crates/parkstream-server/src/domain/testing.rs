@@ -10,6 +10,11 @@ use super::gate::GateEvent;
 use super::lot::{CountReport, LotId, LotSettings};
 use super::state::{State, Txn};
 
+/// The operator who acknowledges and resolves in these tests.
+pub fn operator() -> super::audit::Actor {
+    super::audit::Actor::new("operator", None).expect("no note")
+}
+
 /// A fixed instant plus `seconds`, so that stays and silences have exact lengths.
 pub fn at(seconds: i64) -> Timestamp {
     Timestamp::from_unix_millis(1_800_000_000_000 + seconds * 1000).expect("in range")

@@ -7,6 +7,7 @@ use parkstream_protocol::events::{
 use parkstream_protocol::Timestamp;
 
 use super::alert::AlertKey;
+use super::audit::{violation_summary, Actor};
 use super::contractor::ContractorId;
 use super::gate::Stay;
 use super::lot::LotId;
@@ -96,6 +97,9 @@ impl Txn<'_> {
                                 penalty: 0,
                                 status: ViolationStatus::Pending,
                                 plate_number: None,
+                                acknowledged_by: None,
+                                resolved_by: None,
+                                note: None,
                             },
                             breach_started_at: Some(at),
                         },
@@ -220,6 +224,9 @@ impl Txn<'_> {
                 penalty,
                 status: ViolationStatus::Pending,
                 plate_number: Some(stay.plate.to_string()),
+                acknowledged_by: None,
+                resolved_by: None,
+                note: None,
             },
             breach_started_at: None,
         });
@@ -236,14 +243,16 @@ impl Txn<'_> {
             })
     }
 
-    /// An operator acknowledges a pending violation.
+    /// An operator acknowledges a pending violation; `by` is recorded in it and in the
+    /// audit.
     ///
     /// # Errors
     /// `NotFound` when no unresolved violation has this id; `Conflict` when it is not pending.
     pub fn acknowledge_violation(
         &mut self,
         id: &str,
-        _now: Timestamp,
+        by: &Actor,
+        now: Timestamp,
     ) -> Result<Violation, DomainError> {
         let mut record = self.open_violation(id)?;
         if record.violation.status != ViolationStatus::Pending {
@@ -252,9 +261,8 @@ impl Txn<'_> {
             )));
         }
         record.violation.status = ViolationStatus::Acknowledged;
-        let violation = record.violation.clone();
-        self.save_violation(record);
-        Ok(violation)
+        record.violation.acknowledged_by = Some(by.name.clone());
+        Ok(self.save_acted_violation(record, by, "violation.acknowledge", now))
     }
 
     /// An operator resolves a pending or acknowledged violation. A breach still going on
@@ -265,16 +273,34 @@ impl Txn<'_> {
     pub fn resolve_violation(
         &mut self,
         id: &str,
+        by: &Actor,
         now: Timestamp,
     ) -> Result<Violation, DomainError> {
         let mut record = self.open_violation(id)?;
         record.violation.status = ViolationStatus::Resolved;
+        record.violation.resolved_by = Some(by.name.clone());
         if let Some(started) = record.breach_started_at.take() {
             record.violation.details.duration += now.seconds_since(started);
         }
+        Ok(self.save_acted_violation(record, by, "violation.resolve", now))
+    }
+
+    /// Saves a violation an operator acted on, with their note, and audits the act.
+    fn save_acted_violation(
+        &mut self,
+        mut record: ViolationRecord,
+        by: &Actor,
+        action: &str,
+        now: Timestamp,
+    ) -> Violation {
+        if by.note.is_some() {
+            record.violation.note.clone_from(&by.note);
+        }
         let violation = record.violation.clone();
+        let summary = violation_summary(&violation);
+        self.audit(by, action, ("violation", &violation.id), summary, now);
         self.save_violation(record);
-        Ok(violation)
+        violation
     }
 }
 
@@ -283,7 +309,8 @@ mod tests {
     use parkstream_protocol::events::AlertType;
 
     use super::super::testing::{
-        add_contractor, add_lot, add_lot_with_max_stay, alerts, apply, at, enter, exit, violations,
+        add_contractor, add_lot, add_lot_with_max_stay, alerts, apply, at, enter, exit, operator,
+        violations,
     };
     use super::super::State;
     use super::*;
@@ -355,9 +382,11 @@ mod tests {
         exit(&mut state, &lot, "P1", at(12));
         assert_eq!(state.open_violations[&id].violation.details.duration, 7);
 
-        apply(&mut state, |tx| tx.acknowledge_violation(&id, at(13)))
-            .0
-            .unwrap();
+        apply(&mut state, |tx| {
+            tx.acknowledge_violation(&id, &operator(), at(13))
+        })
+        .0
+        .unwrap();
         let third = violations(&enter(&mut state, &lot, "P1", at(20)));
         assert_eq!(third.len(), 1);
         assert_ne!(third[0].id, id, "an acknowledged violation is not reopened");
@@ -433,18 +462,29 @@ mod tests {
             .id
             .clone();
 
-        let acked = apply(&mut state, |tx| tx.acknowledge_violation(&id, at(1))).0;
+        let acked = apply(&mut state, |tx| {
+            tx.acknowledge_violation(&id, &operator(), at(1))
+        })
+        .0;
         assert_eq!(acked.unwrap().status, ViolationStatus::Acknowledged);
-        let again = apply(&mut state, |tx| tx.acknowledge_violation(&id, at(2))).0;
+        let again = apply(&mut state, |tx| {
+            tx.acknowledge_violation(&id, &operator(), at(2))
+        })
+        .0;
         assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
 
-        let resolved = apply(&mut state, |tx| tx.resolve_violation(&id, at(45)))
-            .0
-            .unwrap();
+        let resolved = apply(&mut state, |tx| {
+            tx.resolve_violation(&id, &operator(), at(45))
+        })
+        .0
+        .unwrap();
         assert_eq!(resolved.status, ViolationStatus::Resolved);
         assert_eq!(resolved.details.duration, 45);
         assert!(state.open_violations.is_empty());
-        let gone = apply(&mut state, |tx| tx.resolve_violation(&id, at(46))).0;
+        let gone = apply(&mut state, |tx| {
+            tx.resolve_violation(&id, &operator(), at(46))
+        })
+        .0;
         assert!(
             matches!(gone, Err(DomainError::NotFound { .. })),
             "{gone:?}"

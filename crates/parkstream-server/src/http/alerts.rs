@@ -6,7 +6,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use parkstream_protocol::api::ErrorBody;
 use parkstream_protocol::events::{Alert, AlertStatus};
+use parkstream_protocol::records::ActionNote;
 
+use super::json::OptionalJson;
 use super::operated;
 use super::params::Params;
 use super::path::PathId;
@@ -52,19 +54,22 @@ async fn list(
     operation_id = "acknowledgeAlert",
     tag = "alerts",
     summary = "Acknowledge an alert",
+    request_body(content = Option<ActionNote>, description = "Optional: a note (at most 500 characters), kept with it and in the audit; the actor is the token's `sub`", example = json!({"note": "Towed by site security"})),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Alert),
         (status = 404, description = "Unknown alert", body = ErrorBody),
         (status = 409, description = "Not in a state that can be acknowledged", body = ErrorBody),
+        (status = 422, description = "The note is longer than 500 characters", body = ErrorBody),
         NotStored
     )
 )]
 async fn acknowledge(
-    _allowed: Allowed<need::Operate>,
+    allowed: Allowed<need::Operate>,
     State(app): State<AppState>,
     PathId(id): PathId,
+    OptionalJson(body): OptionalJson<ActionNote>,
 ) -> Result<Json<Alert>, ApiError> {
-    operated::act(&app, id, Action::Acknowledge).await
+    operated::act(&app, &allowed.0, id, Action::Acknowledge, body).await
 }
 
 #[utoipa::path(
@@ -73,17 +78,20 @@ async fn acknowledge(
     operation_id = "resolveAlert",
     tag = "alerts",
     summary = "Resolve an alert",
+    request_body(content = Option<ActionNote>, description = "Optional: a note (at most 500 characters), kept with it and in the audit; the actor is the token's `sub`", example = json!({"note": "Towed by site security"})),
     responses(
         (status = 200, description = "Its new state (also broadcast)", body = Alert),
         (status = 404, description = "Unknown alert", body = ErrorBody),
         (status = 409, description = "Already resolved", body = ErrorBody),
+        (status = 422, description = "The note is longer than 500 characters", body = ErrorBody),
         NotStored
     )
 )]
 async fn resolve(
-    _allowed: Allowed<need::Operate>,
+    allowed: Allowed<need::Operate>,
     State(app): State<AppState>,
     PathId(id): PathId,
+    OptionalJson(body): OptionalJson<ActionNote>,
 ) -> Result<Json<Alert>, ApiError> {
-    operated::act(&app, id, Action::Resolve).await
+    operated::act(&app, &allowed.0, id, Action::Resolve, body).await
 }

@@ -84,7 +84,7 @@ async fn show(
 )]
 /// Creates (201) or replaces (200) a contractor.
 async fn put(
-    _allowed: Allowed<need::Administer>,
+    allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
     PathId(id): PathId,
     ApiJson(spec): ApiJson<ContractorSpec>,
@@ -92,6 +92,8 @@ async fn put(
     let id = ContractorId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = ContractorSettings::parse(spec)?;
     Ok(created_or_updated(
-        app.writer.put_contractor(id, settings).await?,
+        app.writer
+            .put_contractor(id, settings, allowed.0.actor(None)?)
+            .await?,
     ))
 }

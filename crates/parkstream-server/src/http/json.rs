@@ -28,34 +28,61 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json(&req) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = state.live.get().max_body_bytes;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        // One deadline for the whole body: a client trickling bytes holds a connection and
-        // a buffer for no longer than that.
-        let deadline = state.body_timeout;
-        let bytes = tokio::time::timeout(deadline, Limited::new(req.into_body(), limit).collect())
-            .await
-            .map_err(|_| ApiError::BodyTimeout { limit: deadline })?
-            .map_err(|err| {
-                if err.downcast_ref::<LengthLimitError>().is_some() {
-                    ApiError::PayloadTooLarge { limit }
-                } else {
-                    ApiError::BadRequest {
-                        code: "body_unreadable",
-                        message: "the request body could not be read".into(),
-                        field: None,
-                    }
-                }
-            })?
-            .to_bytes();
+        let bytes = read_body(req, state).await?;
         parse(&bytes).map(ApiJson)
+    }
+}
+
+/// The whole body, within `--max-body-bytes` (else 413) and `--body-timeout` (else 408).
+async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let limit = state.live.get().max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    // One deadline for the whole body: a client trickling bytes holds a connection and
+    // a buffer for no longer than that.
+    let deadline = state.body_timeout;
+    let bytes = tokio::time::timeout(deadline, Limited::new(req.into_body(), limit).collect())
+        .await
+        .map_err(|_| ApiError::BodyTimeout { limit: deadline })?
+        .map_err(|err| {
+            if err.downcast_ref::<LengthLimitError>().is_some() {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::BadRequest {
+                    code: "body_unreadable",
+                    message: "the request body could not be read".into(),
+                    field: None,
+                }
+            }
+        })?
+        .to_bytes();
+    Ok(bytes)
+}
+
+/// A JSON body that may be left out: an empty body is `None` (whatever its `Content-Type`);
+/// any other is checked as [`ApiJson`] checks it.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let json = is_json(&req);
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse(&bytes).map(|value| OptionalJson(Some(value)))
     }
 }
 

@@ -85,14 +85,18 @@ async fn show(
 )]
 /// Creates (201) or updates (200) a lot. Its count is kept on update.
 async fn put(
-    _allowed: Allowed<need::Administer>,
+    allowed: Allowed<need::Administer>,
     State(app): State<AppState>,
     PathId(id): PathId,
     ApiJson(spec): ApiJson<LotSpec>,
 ) -> Result<Response, ApiError> {
     let id = LotId::parse(&id).map_err(|message| ApiError::invalid("id", message))?;
     let settings = LotSettings::parse(spec)?;
-    Ok(created_or_updated(app.writer.put_lot(id, settings).await?))
+    Ok(created_or_updated(
+        app.writer
+            .put_lot(id, settings, allowed.0.actor(None)?)
+            .await?,
+    ))
 }
 
 pub(super) fn lot_not_found(id: &str) -> ApiError {

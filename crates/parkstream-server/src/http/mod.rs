@@ -2,6 +2,7 @@
 
 mod alerts;
 mod assets;
+mod audit;
 mod contractors;
 pub mod gzip;
 mod health;
@@ -19,6 +20,8 @@ mod path;
 mod responses;
 mod session;
 mod sse;
+mod statements;
+mod vehicles;
 mod violations;
 
 use std::sync::Arc;
@@ -114,6 +117,9 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(contractors::router())
         .merge(alerts::router())
         .merge(violations::router())
+        .merge(audit::router())
+        .merge(vehicles::router())
+        .merge(statements::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())

@@ -6,12 +6,14 @@ use std::future::Future;
 use axum::response::Response;
 use axum::Json;
 use parkstream_protocol::events::{Alert, AlertStatus, Violation, ViolationStatus};
+use parkstream_protocol::records::ActionNote;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::params::Params;
 use super::{with_last_event_id, AppState};
 use crate::auth::{Need, Principal};
+use crate::domain::audit::Actor;
 use crate::domain::DomainError;
 use crate::error::ApiError;
 use crate::store::{ListQuery, Table, WriteError};
@@ -30,6 +32,7 @@ pub trait Operated: Serialize + DeserializeOwned + Send + 'static {
         writer: &Writer,
         id: String,
         action: Action,
+        by: Actor,
     ) -> impl Future<Output = Result<Self, WriteError>> + Send;
 }
 
@@ -42,8 +45,9 @@ impl Operated for Alert {
         writer: &Writer,
         id: String,
         action: Action,
+        by: Actor,
     ) -> impl Future<Output = Result<Self, WriteError>> + Send {
-        writer.alert(id, action)
+        writer.alert(id, action, by)
     }
 }
 
@@ -56,8 +60,9 @@ impl Operated for Violation {
         writer: &Writer,
         id: String,
         action: Action,
+        by: Actor,
     ) -> impl Future<Output = Result<Self, WriteError>> + Send {
-        writer.violation(id, action)
+        writer.violation(id, action, by)
     }
 }
 
@@ -74,14 +79,18 @@ pub async fn list<T: Operated>(
     Ok(with_last_event_id(page.last_event_id, Json(page.items)))
 }
 
-/// Acknowledges or resolves one. Only unresolved ones are in the writer's memory, so "not
-/// found" there means resolved (409) if the id was ever stored, and unknown (404) otherwise.
+/// Acknowledges or resolves one, as `principal` with the body's note (recorded in it and in
+/// the audit). Only unresolved ones are in the writer's memory, so "not found" there means
+/// resolved (409) if the id was ever stored, and unknown (404) otherwise.
 pub async fn act<T: Operated>(
     app: &AppState,
+    principal: &Principal,
     id: String,
     action: Action,
+    body: Option<ActionNote>,
 ) -> Result<Json<T>, ApiError> {
-    match T::act(&app.writer, id.clone(), action).await {
+    let by = principal.actor(body.and_then(|b| b.note))?;
+    match T::act(&app.writer, id.clone(), action, by).await {
         Ok(value) => Ok(Json(value)),
         Err(WriteError::Refused(DomainError::NotFound { .. }))
             if app.store.exists(T::TABLE, &id).await? =>

@@ -4,6 +4,8 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use parkstream_protocol::Timestamp;
+
 use crate::error::ApiError;
 
 /// Default and largest `limit` of a list.
@@ -59,6 +61,36 @@ impl Params {
                     ApiError::bad_query("limit", format!("limit must be 1 to {MAX_LIMIT}"))
                 }),
         }
+    }
+
+    /// A time (RFC 3339, as in bodies).
+    ///
+    /// # Errors
+    /// 422 naming the parameter when it is not a time in the accepted range.
+    pub fn timestamp(&self, name: &str) -> Result<Option<Timestamp>, ApiError> {
+        match self.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(raw) => raw.parse().map(Some).map_err(|err| {
+                ApiError::invalid(name, format!("{name} {}: {err}", crate::domain::quote(raw)))
+            }),
+        }
+    }
+
+    /// `from` and `to`, each optional; `from` after `to` is refused.
+    ///
+    /// # Errors
+    /// 422 naming the parameter for a bad time, or `from` when it is after `to`.
+    pub fn period(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), ApiError> {
+        let (from, to) = (self.timestamp("from")?, self.timestamp("to")?);
+        if let (Some(from), Some(to)) = (from, to) {
+            if from > to {
+                return Err(ApiError::invalid(
+                    "from",
+                    format!("from ({from}) is after to ({to})"),
+                ));
+            }
+        }
+        Ok((from, to))
     }
 
     /// An enum parameter by its wire name (`status=pending`).

@@ -5,6 +5,7 @@
 mod backup;
 mod plan;
 mod postgres;
+mod records;
 mod rollup;
 mod sql;
 mod sqlite;
@@ -18,10 +19,12 @@ use sqlx::{Postgres, Sqlite};
 
 use crate::domain::idempotency::Retention;
 use crate::domain::{Change, DomainError, Loaded};
+use records::Records;
 use sql::Backend;
 
 pub use backup::{backup, BackupReport};
 pub use postgres::{ClusterRow, PostgresStore, WriteLock};
+pub use records::{AuditQuery, VisitQuery};
 pub use rollup::{counts_of, LotCounts, RollupRetention, RollupRow, RollupWrite, Step};
 pub use sqlite::SqliteStore;
 
@@ -267,6 +270,60 @@ impl Store {
             }
             Store::Postgres(store) => {
                 Postgres::exists(&mut *store.pool.acquire().await?, table, id).await
+            }
+        }
+    }
+
+    /// The audit entries matching `query`, newest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<parkstream_protocol::records::AuditEntry>, StoreError> {
+        match self {
+            Store::Sqlite(store) => Sqlite::audit(&mut *store.pool.acquire().await?, query).await,
+            Store::Postgres(store) => {
+                Postgres::audit(&mut *store.pool.acquire().await?, query).await
+            }
+        }
+    }
+
+    /// A plate's visits matching `query`, newest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn visits(
+        &self,
+        query: &VisitQuery,
+    ) -> Result<Vec<parkstream_protocol::records::Visit>, StoreError> {
+        match self {
+            Store::Sqlite(store) => Sqlite::visits(&mut *store.pool.acquire().await?, query).await,
+            Store::Postgres(store) => {
+                Postgres::visits(&mut *store.pool.acquire().await?, query).await
+            }
+        }
+    }
+
+    /// A contractor's violations detected from `from` to `to`, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read, or holds rows that do not decode.
+    pub async fn contractor_violations(
+        &self,
+        contractor: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<parkstream_protocol::events::Violation>, StoreError> {
+        match self {
+            Store::Sqlite(store) => {
+                let conn = &mut *store.pool.acquire().await?;
+                Sqlite::contractor_violations(conn, contractor, from, to).await
+            }
+            Store::Postgres(store) => {
+                let conn = &mut *store.pool.acquire().await?;
+                Postgres::contractor_violations(conn, contractor, from, to).await
             }
         }
     }

@@ -280,6 +280,33 @@ fn change_statements(change: &Change, out: &mut Vec<Statement>) {
                 answer.kept.stored_at.to_string().into(),
             ],
         )),
+        Change::Audit(entry) => out.push(statement(
+            "INSERT INTO audit (id, at, actor, action, target_kind, target_id, summary)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                entry.id.as_str().into(),
+                entry.at.to_string().into(),
+                entry.actor.as_str().into(),
+                entry.action.as_str().into(),
+                entry.target.kind.as_str().into(),
+                entry.target.id.as_str().into(),
+                entry.summary.as_str().into(),
+            ],
+        )),
+        Change::Visit(visit) => out.push(statement(
+            "INSERT INTO visits (plate, entered_at, lot_id, gate_id, exited_at, stay_seconds)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (plate, entered_at, lot_id) DO UPDATE SET
+               exited_at = excluded.exited_at, stay_seconds = excluded.stay_seconds",
+            vec![
+                visit.plate.as_str().into(),
+                visit.entry.to_string().into(),
+                visit.lot.as_str().into(),
+                visit.gate.as_deref().into(),
+                Param::Text(visit.exit.map(|t| t.to_string())),
+                visit.stay_seconds.map(|s| s as i64).into(),
+            ],
+        )),
         // Planned by `statements`, after every other change.
         Change::ForgetGateAnswers { .. } => {}
     }

@@ -27,9 +27,11 @@ use parkstream_protocol::api::{ContractorView, LotView};
 use parkstream_protocol::events::{Alert, CapacityUpdate, Violation};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::audit::Actor;
 use crate::domain::camera::CameraReport;
-use crate::domain::contractor::{ContractorId, ContractorSettings};
+use crate::domain::contractor::{ContractorId, ContractorSettings, Plate};
 use crate::domain::gate::GateEvent;
+use crate::domain::gate::Stay;
 use crate::domain::{CountReport, DomainError, LotId, LotSettings, State, Txn};
 use crate::hub::Hub;
 use crate::read_model::ReadModel;
@@ -98,7 +100,7 @@ impl Writer {
         answer.await.map_err(|_| WriteError::NotStored)?
     }
 
-    /// Creates or updates a lot: its view, and whether it was created.
+    /// Creates or updates a lot, audited as `by`'s: its view, and whether it was created.
     ///
     /// # Errors
     /// `NotStored` when the change could not be stored.
@@ -106,9 +108,16 @@ impl Writer {
         &self,
         id: LotId,
         settings: LotSettings,
+        by: Actor,
     ) -> Result<(LotView, bool), WriteError> {
-        self.request(move |tx, at| Ok(tx.put_lot(id, settings, at.now)))
-            .await
+        self.request(move |tx, at| {
+            let (view, created) = tx.put_lot(id, settings, at.now);
+            let action = if created { "lot.create" } else { "lot.update" };
+            let summary = format!("{:?}, {} slots", view.name, view.total_slots);
+            tx.audit(&by, action, ("lot", &view.parking_lot_id), summary, at.now);
+            Ok((view, created))
+        })
+        .await
     }
 
     /// Sets lots' counts, in order, all or none. A `batch` error names the item's index.
@@ -159,8 +168,38 @@ impl Writer {
         &self,
         id: ContractorId,
         settings: ContractorSettings,
+        by: Actor,
     ) -> Result<(ContractorView, bool), WriteError> {
-        self.request(move |tx, at| tx.put_contractor(id, settings, at.now))
+        self.request(move |tx, at| {
+            let (view, created) = tx.put_contractor(id, settings, at.now)?;
+            let action = if created {
+                "contractor.create"
+            } else {
+                "contractor.update"
+            };
+            let summary = format!(
+                "{:?}, {} allocations, {} plates, penalty {} per vehicle",
+                view.name,
+                view.allocations.len(),
+                view.plates.len(),
+                view.penalty_per_vehicle
+            );
+            let target = ("contractor", view.contractor_id.as_str());
+            tx.audit(&by, action, target, summary, at.now);
+            Ok((view, created))
+        })
+        .await
+    }
+
+    /// Where a vehicle is inside now, and the contractor that registered it.
+    ///
+    /// # Errors
+    /// `NotStored` when the writer is gone.
+    pub async fn whereabouts(
+        &self,
+        plate: Plate,
+    ) -> Result<(Vec<Stay>, Option<ContractorId>), WriteError> {
+        self.request(move |tx, _| Ok(tx.state().whereabouts(&plate)))
             .await
     }
 
@@ -187,10 +226,10 @@ impl Writer {
     ///
     /// # Errors
     /// `NotFound` when no unresolved alert has the id, `Conflict` for an invalid transition.
-    pub async fn alert(&self, id: String, action: Action) -> Result<Alert, WriteError> {
+    pub async fn alert(&self, id: String, action: Action, by: Actor) -> Result<Alert, WriteError> {
         self.request(move |tx, at| match action {
-            Action::Acknowledge => tx.acknowledge_alert(&id, at.now),
-            Action::Resolve => tx.resolve_alert(&id, at.now),
+            Action::Acknowledge => tx.acknowledge_alert(&id, &by, at.now),
+            Action::Resolve => tx.resolve_alert(&id, &by, at.now),
         })
         .await
     }
@@ -199,10 +238,15 @@ impl Writer {
     ///
     /// # Errors
     /// `NotFound` when no unresolved violation has the id, `Conflict` for an invalid transition.
-    pub async fn violation(&self, id: String, action: Action) -> Result<Violation, WriteError> {
+    pub async fn violation(
+        &self,
+        id: String,
+        action: Action,
+        by: Actor,
+    ) -> Result<Violation, WriteError> {
         self.request(move |tx, at| match action {
-            Action::Acknowledge => tx.acknowledge_violation(&id, at.now),
-            Action::Resolve => tx.resolve_violation(&id, at.now),
+            Action::Acknowledge => tx.acknowledge_violation(&id, &by, at.now),
+            Action::Resolve => tx.resolve_violation(&id, &by, at.now),
         })
         .await
     }

@@ -12,6 +12,10 @@ use super::*;
 use crate::hub::{Filter, HubConfig, SseStream};
 use crate::metrics::Metrics;
 
+fn by() -> Actor {
+    Actor::new("admin", None).unwrap()
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     url: String,
@@ -97,7 +101,7 @@ fn ready_ids(stream: &mut SseStream) -> Vec<u64> {
 /// The writer's in-memory count of `id`, read by a command that changes nothing of it.
 async fn occupied_in_memory(writer: &Writer, id: &str) -> u32 {
     let (id, settings) = lot(id);
-    let (view, created) = writer.put_lot(id, settings).await.unwrap();
+    let (view, created) = writer.put_lot(id, settings, by()).await.unwrap();
     assert!(!created);
     view.occupied
 }
@@ -122,7 +126,7 @@ async fn refuse_lot_writes(url: &str, refuse: bool) {
 async fn a_command_the_rules_refuse_changes_nothing_and_publishes_nothing() {
     let f = start().await;
     let (id, settings) = lot("a");
-    assert!(f.writer.put_lot(id, settings).await.unwrap().1);
+    assert!(f.writer.put_lot(id, settings, by()).await.unwrap().1);
     let mut stream = subscribe(&f.hub);
     let newest = f.hub.newest_id();
 
@@ -155,14 +159,14 @@ async fn a_command_the_rules_refuse_changes_nothing_and_publishes_nothing() {
 async fn a_failed_commit_is_rolled_back_and_answered_not_stored() {
     let f = start().await;
     let (id, settings) = lot("a");
-    f.writer.put_lot(id, settings).await.unwrap();
+    f.writer.put_lot(id, settings, by()).await.unwrap();
     let mut stream = subscribe(&f.hub);
     let newest = f.hub.newest_id();
 
     refuse_lot_writes(&f.url, true).await;
     let (b, b_settings) = lot("b");
     let (created, counted) = tokio::join!(
-        f.writer.put_lot(b.clone(), b_settings.clone()),
+        f.writer.put_lot(b.clone(), b_settings.clone(), by()),
         f.writer.report_counts(vec![count("a", 4)], false),
     );
     assert!(matches!(created, Err(WriteError::NotStored)), "{created:?}");
@@ -175,7 +179,7 @@ async fn a_failed_commit_is_rolled_back_and_answered_not_stored() {
 
     // The state was rolled back: `b` is created now, `a` still counts 0, and the ids of
     // the failed group are given again.
-    assert!(f.writer.put_lot(b, b_settings).await.unwrap().1);
+    assert!(f.writer.put_lot(b, b_settings, by()).await.unwrap().1);
     assert_eq!(occupied_in_memory(&f.writer, "a").await, 0);
     assert_eq!(ready_ids(&mut stream).first(), Some(&(newest + 1)));
 }
@@ -191,7 +195,7 @@ async fn a_handle_whose_writer_is_gone_answers_not_stored() {
     ));
     let (id, settings) = lot("a");
     assert!(matches!(
-        gone.put_lot(id, settings).await,
+        gone.put_lot(id, settings, by()).await,
         Err(WriteError::NotStored)
     ));
 }

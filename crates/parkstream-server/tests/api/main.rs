@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod audit;
 mod auth;
 mod backup;
 mod bursts;
@@ -37,8 +38,10 @@ mod scoping;
 mod session;
 mod sign_in;
 mod simulate;
+mod statements;
 mod storage;
 mod stream;
 mod stream_path;
 mod tls;
+mod vehicles;
 mod violations;
