@@ -10,6 +10,7 @@
 mod access;
 mod cluster;
 mod listening;
+mod mqtt;
 mod restore;
 mod tasks;
 
@@ -77,6 +78,13 @@ impl App {
             cluster_writing,
         );
 
+        let mqtt_health = mqtt::start(
+            &settings,
+            &writer,
+            &restored.metrics,
+            &stop,
+            &mut background,
+        )?;
         let (auth, admin_secret) =
             access::authenticator(&settings, &restored.store, &stop, &mut background).await?;
         let app_state = http::AppState {
@@ -113,6 +121,7 @@ impl App {
                 .stream_gzip
                 .then(|| http::gzip::GzipSlots::new(settings.max_gzip_streams)),
             redis_health,
+            mqtt_health,
         };
 
         let limits = listening::connection_limits(&settings);

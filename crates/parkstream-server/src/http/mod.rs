@@ -19,6 +19,9 @@ mod responses;
 mod sse;
 mod violations;
 
+/// The body parsing the MQTT ingest shares with the HTTP endpoints.
+pub use json::{parse as parse_json, OneOrMany};
+
 use std::sync::Arc;
 
 use axum::extract::MatchedPath;
@@ -66,7 +69,9 @@ pub struct AppState {
     /// Compressed stream slots, when `--stream-gzip` is on.
     pub gzip: Option<Arc<crate::http::gzip::GzipSlots>>,
     /// Whether Redis answers, in a cluster (`--redis-url`).
-    pub redis_health: Option<crate::cluster::stream::Health>,
+    pub redis_health: Option<crate::health::Health>,
+    /// Whether the MQTT broker is connected, with `--mqtt-url`.
+    pub mqtt_health: Option<crate::health::Health>,
 }
 
 /// What the authentication extractors take from the state.

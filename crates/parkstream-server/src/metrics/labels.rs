@@ -64,3 +64,8 @@ pub struct BuildLabels {
     pub version: &'static str,
     pub commit: &'static str,
 }
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}

@@ -26,6 +26,7 @@ mod lifecycle;
 mod limits;
 mod loadtest;
 mod lots;
+mod mqtt;
 mod nginx;
 mod observability;
 mod openapi;
