@@ -156,3 +156,35 @@ fn parse_publish_topic(s: &str) -> Result<String, String> {
     }
     Ok(s.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_addresses_are_read_with_their_default_ports() {
+        assert_eq!(
+            broker_address("mqtt://broker.example.com"),
+            Ok((false, "broker.example.com".into(), 1883))
+        );
+        assert_eq!(
+            broker_address("mqtts://10.0.0.5:8884/"),
+            Ok((true, "10.0.0.5".into(), 8884))
+        );
+        assert_eq!(
+            broker_address("mqtts://[::1]"),
+            Ok((true, "::1".into(), 8883))
+        );
+        for bad in [
+            "tcp://x:1883",
+            "mqtt://",
+            "mqtt://user:pw@host:1883",
+            "mqtt://host:0",
+            "mqtt://host:99999",
+            "mqtt://host:1883/path",
+            "mqtt://[::1",
+        ] {
+            assert!(broker_address(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -40,7 +40,7 @@ pub struct MqttSettings {
     pub shared: bool,
 }
 
-/// Messages the broker may have in flight to us unacknowledged; each waits for its commit.
+/// Our own QoS 1 publishes (dead letters) awaiting the broker's acknowledgement at once.
 const IN_FLIGHT: u16 = 64;
 /// Requests (acknowledgements, dead letters, subscriptions) queued for the event loop.
 const REQUESTS: usize = 256;
@@ -143,8 +143,7 @@ enum Received {
 
 /// One connection: a task reads from the broker (the event loop must be polled all the time
 /// to send what the client queues), this one subscribes on each acknowledgement of the
-/// connection and applies messages in the order they arrive. The channel between them holds
-/// what the broker may have in flight, so a slow commit slows the broker, not memory.
+/// connection and applies messages in the order they arrive.
 async fn follow(
     settings: &MqttSettings,
     client: &AsyncClient,
@@ -154,7 +153,10 @@ async fn follow(
     health: &Health,
     stop: &CancellationToken,
 ) -> Ended {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(usize::from(IN_FLIGHT));
+    // Unbounded, but never long: the broker sends at most its in-flight window of messages
+    // we have not acknowledged, and we acknowledge only after applying. The reader must never
+    // wait on it: while it waits, nothing sends our acknowledgements.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {
         loop {
             let received = match eventloop.poll().await {
@@ -165,7 +167,7 @@ async fn follow(
                 Err(err) => Received::Lost(err.to_string()),
             };
             let lost = matches!(received, Received::Lost(_));
-            if tx.send(received).await.is_err() || lost {
+            if tx.send(received).is_err() || lost {
                 return;
             }
         }

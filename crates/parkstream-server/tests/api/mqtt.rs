@@ -190,9 +190,7 @@ async fn ten_thousand_messages_across_a_kill_are_stored_once_and_the_bad_ones_de
     );
     let first = tokio::spawn(collect(first_stream, usize::MAX));
     // The subscription is in place once the broker answers for us.
-    eprintln!("waiting for ready");
     wait_until(|| async { ready_mqtt(&http, &server.base).await }).await;
-    eprintln!("ready");
 
     // 10,000 messages: entries with eventIds, replays of earlier ones, camera counts, and
     // malformed ones of every kind, each of those marked so its dead letter can be found.
@@ -218,12 +216,13 @@ async fn ten_thousand_messages_across_a_kill_are_stored_once_and_the_bad_ones_de
                     json!({"cameraId": "cam-1", "occupied": n}).to_string(),
                 )
             }
-            kind => {
+            _ => {
+                // Not JSON; no plate; another lot than the topic's; a lot that does not exist.
                 malformed.insert(format!("bad-{n}"));
-                let body = match (kind, n % 4) {
-                    (_, 0) => format!("not json bad-{n}"),
-                    (_, 1) => json!({"event": "vehicle_entry", "marker": format!("bad-{n}")}).to_string(),
-                    (_, 2) => json!({"parkingLotId": "b", "event": "vehicle_entry", "plateNumber": format!("bad-{n}")}).to_string(),
+                let body = match n % 4 {
+                    0 => format!("not json bad-{n}"),
+                    1 => json!({"event": "vehicle_entry", "marker": format!("bad-{n}")}).to_string(),
+                    2 => json!({"parkingLotId": "b", "event": "vehicle_entry", "plateNumber": format!("bad-{n}")}).to_string(),
                     _ => json!({"eventId": format!("bad-{n}"), "event": "vehicle_entry", "plateNumber": "X1"}).to_string(),
                 };
                 // The last kind goes to a lot that does not exist.
