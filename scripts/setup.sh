@@ -25,6 +25,12 @@ if ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
 fi
 
+# Debian's mosquitto, which tests/api/mqtt.rs starts on a spare port of its own.
+if ! [ -x /usr/sbin/mosquitto ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
+fi
+
 # Debian's nginx, which tests/api/proxy.rs runs in front of the server with the shipped
 # deploy/nginx/parkstream.conf (its own process and files; the system's nginx stays stopped).
 if ! [ -x /usr/sbin/nginx ]; then

@@ -196,6 +196,27 @@ fn bounded(mut text: String, max_chars: usize) -> String {
     text
 }
 
+impl ApiError {
+    /// The error in the API's error shape (an internal error's cause is not in it).
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
+            ApiError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        self.body_with(message)
+    }
+
+    fn body_with(&self, message: String) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: bounded(message, MAX_MESSAGE_CHARS),
+                field: self.field().map(|field| bounded(field, MAX_FIELD_CHARS)),
+            },
+        }
+    }
+}
+
 /// The `code` of an error answer, beside the response for the metrics layer (which counts
 /// refusals by it without reading the body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,13 +232,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code().to_owned(),
-                message: bounded(message, MAX_MESSAGE_CHARS),
-                field: self.field().map(|field| bounded(field, MAX_FIELD_CHARS)),
-            },
-        };
+        let body = self.body_with(message);
         let mut response = (status, axum::Json(body)).into_response();
         response.extensions_mut().insert(ErrorCode(self.code()));
         if status == StatusCode::UNAUTHORIZED {

@@ -7,9 +7,9 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::stream::Health;
 use crate::cluster::{Appender, Follower};
 use crate::config::ServeSettings;
+use crate::health::Health;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::read_model::ReadModel;

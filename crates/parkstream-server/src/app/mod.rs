@@ -11,6 +11,7 @@
 mod access;
 mod cluster;
 mod listening;
+mod mqtt;
 mod reload;
 mod restore;
 mod tasks;
@@ -88,6 +89,13 @@ impl App {
             cluster_writing,
         );
 
+        let mqtt_health = mqtt::start(
+            &settings,
+            &writer,
+            &restored.metrics,
+            &stop,
+            &mut background,
+        )?;
         if settings.auth == AuthMode::None {
             tracing::warn!(
                 "--auth none: every request is allowed everything; for local development only"
@@ -139,6 +147,7 @@ impl App {
                 .then(|| http::gzip::GzipSlots::new(settings.max_gzip_streams)),
             redis_health,
             currency: settings.currency,
+            mqtt_health,
         };
 
         let limits = listening::connection_limits(&settings);

@@ -2,7 +2,6 @@
 //! and [`Follower`] (each instance's reader, publishing into its own hub).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use parkstream_protocol::EventType;
 
+use crate::health::Health;
 use crate::hub::{publishable, Hub, PublishedEvent};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::read_model::ReadModel;
@@ -21,20 +21,6 @@ use crate::store::{PostgresStore, StoredEvent};
 /// Entries read per `XREAD`, and how long one waits for new entries.
 const READ_COUNT: usize = 1_000;
 const READ_BLOCK: Duration = Duration::from_secs(1);
-
-/// How the writer and `/readyz` learn whether Redis answers.
-#[derive(Debug, Clone, Default)]
-pub struct Health(Arc<AtomicBool>);
-
-impl Health {
-    pub fn ok(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn set(&self, ok: bool) {
-        self.0.store(ok, Ordering::Relaxed);
-    }
-}
 
 /// A client for `url`; a `rediss://` server's certificate must chain to `ca_file` when given
 /// (a private CA), to the system's roots otherwise.

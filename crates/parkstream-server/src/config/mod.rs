@@ -7,10 +7,12 @@ mod check;
 mod currency;
 mod file;
 mod loadtest;
+mod mqtt;
 mod parse;
 mod serve;
 mod simulate;
 mod token;
+mod topic;
 
 use clap::{Parser, Subcommand};
 
@@ -19,10 +21,12 @@ pub use check::effective;
 pub use currency::Currency;
 pub use file::{expand, Expanded};
 pub use loadtest::LoadtestSettings;
+pub use mqtt::{broker_address, MqttFlags};
 pub use parse::{parse_duration, parse_positive_duration};
 pub use serve::{AuthMode, LogFormat, ServeSettings};
 pub use simulate::SimulateSettings;
 pub use token::TokenSettings;
+pub use topic::TopicPattern;
 
 /// `--version`: the crate's version and the commit it was built from (see build.rs).
 pub const VERSION: &str = concat!(

@@ -39,6 +39,9 @@ pub struct ServeSettings {
     #[arg(long, env = "REDIS_CA_FILE", requires = "redis_url", value_parser = parse_ca_file)]
     pub redis_ca_file: Option<std::path::PathBuf>,
 
+    #[command(flatten)]
+    pub mqtt: super::mqtt::MqttFlags,
+
     /// The Redis Stream's key (instances of one deployment share it).
     #[arg(
         long,

@@ -73,6 +73,14 @@ async fn readyz(State(app): State<AppState>) -> Response {
             json!(if redis.ok() { "ok" } else { "unreachable" }),
         );
     }
+    if let Some(mqtt) = &app.mqtt_health {
+        // Reported, not required: dashboards do not need the broker, and messages wait there
+        // while it is away from us.
+        checks.insert(
+            "mqtt".into(),
+            json!(if mqtt.ok() { "ok" } else { "unreachable" }),
+        );
+    }
     if let Some(loaded) = app.live.get().auth.key_set_loaded() {
         // Without the identity provider's keys every token is answered 503: send clients
         // to an instance that has them.

@@ -24,6 +24,9 @@ mod statements;
 mod vehicles;
 mod violations;
 
+/// The body parsing the MQTT ingest shares with the HTTP endpoints.
+pub use json::{parse as parse_json, OneOrMany};
+
 use std::sync::Arc;
 
 use axum::extract::MatchedPath;
@@ -72,7 +75,9 @@ pub struct AppState {
     /// How long occupancy rollups are kept: the longest range a history query may span.
     pub rollup_retention: crate::store::RollupRetention,
     /// Whether Redis answers, in a cluster (`--redis-url`).
-    pub redis_health: Option<crate::cluster::stream::Health>,
+    pub redis_health: Option<crate::health::Health>,
+    /// Whether the MQTT broker is connected, with `--mqtt-url`.
+    pub mqtt_health: Option<crate::health::Health>,
     /// `--currency`: what penalties are counted in, told to clients by `GET /api/session`.
     pub currency: Option<crate::config::Currency>,
 }

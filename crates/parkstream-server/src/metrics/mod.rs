@@ -86,6 +86,14 @@ pub struct Metrics {
     pub redis_errors: Family<ReasonLabel, Counter>,
     /// Events stored in PostgreSQL that this instance's follower has not yet published.
     pub follower_lag: Gauge,
+    // MQTT ingest.
+    /// Messages taken from the broker, by what became of them: `stored`, `dead_letter`,
+    /// `not_stored` (left for the broker to deliver again).
+    pub mqtt_messages: Family<ResultLabel, Counter>,
+    /// 1 while connected to the MQTT broker.
+    pub mqtt_connected: Gauge,
+    /// Lost or failed connections to the MQTT broker.
+    pub mqtt_errors: Counter,
     // Connections.
     /// Client connections open now (every socket: streams, requests, idle keep-alives).
     pub connections_open: Gauge,
@@ -204,6 +212,17 @@ impl Metrics {
                 r,
                 "cluster_follower_lag_events",
                 "Events stored in PostgreSQL that this instance has not yet published",
+            ),
+            mqtt_messages: add(
+                r,
+                "mqtt_messages",
+                "MQTT messages taken from the broker, by result (stored, dead_letter, not_stored)",
+            ),
+            mqtt_connected: add(r, "mqtt_connected", "1 while connected to the MQTT broker"),
+            mqtt_errors: add(
+                r,
+                "mqtt_errors",
+                "Lost or failed connections to the MQTT broker",
             ),
             connections_open: add(r, "connections_open", "Client connections open now"),
             connections_refused: add(

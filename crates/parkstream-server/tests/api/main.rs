@@ -27,6 +27,7 @@ mod lifecycle;
 mod limits;
 mod loadtest;
 mod lots;
+mod mqtt;
 mod nginx;
 mod observability;
 mod occupancy_history;
