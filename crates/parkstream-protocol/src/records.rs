@@ -125,4 +125,7 @@ pub struct Statement {
     pub to: Timestamp,
     pub violations: Vec<StatementLine>,
     pub totals: StatementTotals,
+    /// The ISO 4217 code the penalties are counted in (the server's `--currency`), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }

@@ -73,7 +73,8 @@ async fn statement(
         });
     }
     let violations = app.store.contractor_violations(&id, from, to).await?;
-    let statement = of(id, from, to, violations);
+    let mut statement = of(id, from, to, violations);
+    statement.currency = app.currency.as_ref().map(|c| c.as_str().to_owned());
     if wants_csv(&headers) {
         Ok(csv_response(&statement))
     } else {
@@ -128,6 +129,7 @@ fn of(
         to,
         violations: lines,
         totals,
+        currency: None,
     }
 }
 

@@ -6,8 +6,11 @@ use std::time::Duration;
 use parkstream_server::auth::{mint, Role};
 use serde_json::{json, Value};
 
-use crate::auth::{get, post, secured, token, SECRET};
-use crate::helpers::TestApp;
+use parkstream_server::auth::Secret;
+use parkstream_server::config::AuthMode;
+
+use crate::auth::{get, post, token, SECRET};
+use crate::helpers::{spawn_app_with, TestApp};
 
 fn at(offset_seconds: i64) -> String {
     let at = chrono::Utc::now() + chrono::Duration::seconds(offset_seconds);
@@ -27,9 +30,14 @@ fn contractor_token(id: &str) -> String {
 }
 
 /// Acme (allocated 1 in `a`, 100 per vehicle) with a capacity breach of 2 in `a` and an
-/// unauthorized vehicle in `b` (Zen's lot); Zen with none.
+/// unauthorized vehicle in `b` (Zen's lot); Zen with none. Penalties are in euros.
 async fn with_violations() -> TestApp {
-    let app = secured().await;
+    let app = spawn_app_with(|s| {
+        s.auth = AuthMode::Jwt;
+        s.jwt_secret = Some(Secret::new(SECRET));
+        s.currency = Some("EUR".parse().expect("a currency"));
+    })
+    .await;
     let admin = token(Role::Admin);
     for lot in ["a", "b"] {
         app.create_lot_as(&admin, lot, 50).await;
@@ -77,6 +85,7 @@ async fn statement_totals_equal_the_sum_of_its_violations_penalties() {
         let (status, statement) = get(&app, &path, Some(&reader)).await;
         assert_eq!(status, 200, "{statement}");
         assert_eq!(statement["contractorId"], "acme");
+        assert_eq!(statement["currency"], "EUR", "--currency");
         let lines = statement["violations"].as_array().unwrap();
         let kinds: Vec<(&str, &str, u64)> = lines
             .iter()
