@@ -4,6 +4,7 @@ use std::fmt;
 
 use clap::Args;
 
+use super::parse::parse_ca_file;
 use super::topic::TopicPattern;
 
 #[derive(Debug, Clone, Args)]
@@ -15,7 +16,7 @@ pub struct MqttFlags {
 
     /// PEM CA certificate(s) that sign an `mqtts://` broker's certificate; without it the
     /// system's roots are trusted.
-    #[arg(long, env = "PARKSTREAM_MQTT_CA_FILE", requires = "mqtt_url", value_parser = parse_pem_file)]
+    #[arg(long, env = "PARKSTREAM_MQTT_CA_FILE", requires = "mqtt_url", value_parser = parse_ca_file)]
     pub mqtt_ca_file: Option<std::path::PathBuf>,
 
     /// The user name at the broker.
@@ -109,18 +110,6 @@ pub fn broker_address(url: &str) -> Result<(bool, String, u16), String> {
         return Err(SHAPE.into());
     }
     Ok((tls, host.to_owned(), port))
-}
-
-fn parse_pem_file(s: &str) -> Result<std::path::PathBuf, String> {
-    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
-    let certs = CertificateDer::pem_file_iter(s)
-        .map_err(|err| format!("cannot read {s:?}: {err}"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| format!("{s:?} is not PEM: {err}"))?;
-    if certs.is_empty() {
-        return Err(format!("{s:?} holds no PEM certificate"));
-    }
-    Ok(s.into())
 }
 
 /// Text of 1 to 256 characters without control characters.

@@ -96,6 +96,19 @@ pub(super) fn parse_database_url(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A readable file holding at least one PEM certificate (checked now, not at first connect).
+pub(super) fn parse_ca_file(s: &str) -> Result<std::path::PathBuf, String> {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+    let certs = CertificateDer::pem_file_iter(s)
+        .map_err(|err| format!("cannot read {s:?}: {err}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("{s:?} is not PEM: {err}"))?;
+    if certs.is_empty() {
+        return Err(format!("{s:?} holds no PEM certificate"));
+    }
+    Ok(s.into())
+}
+
 /// A log filter in `RUST_LOG`'s syntax. A bare word must be a level: the syntax would read
 /// `--log-level loud` as "everything of the module `loud`", which is never what was meant.
 pub(super) fn parse_log_filter(s: &str) -> Result<String, String> {

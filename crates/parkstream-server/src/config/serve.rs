@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::parse::{
-    parse_database_url, parse_duration, parse_duration_within, parse_log_filter, parse_name,
-    parse_positive_duration, parse_retention, ranged,
+    parse_ca_file, parse_database_url, parse_duration, parse_duration_within, parse_log_filter,
+    parse_name, parse_positive_duration, parse_retention, ranged,
 };
 use crate::auth::{PublicKeyAlgorithm, RoleClaim, Secret, Verification};
 
@@ -356,19 +356,6 @@ pub(super) fn parse_claim_value(s: &str) -> Result<String, String> {
         return Err("must be a non-empty value without surrounding spaces".into());
     }
     Ok(s.to_owned())
-}
-
-/// A readable file holding at least one PEM certificate (checked now, not at first connect).
-fn parse_ca_file(s: &str) -> Result<std::path::PathBuf, String> {
-    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
-    let certs = CertificateDer::pem_file_iter(s)
-        .map_err(|err| format!("cannot read {s:?}: {err}"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| format!("{s:?} is not PEM: {err}"))?;
-    if certs.is_empty() {
-        return Err(format!("{s:?} holds no PEM certificate"));
-    }
-    Ok(s.into())
 }
 
 /// A browser origin, `scheme://host[:port]` with nothing after it, or `*`.

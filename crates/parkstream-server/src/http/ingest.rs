@@ -147,19 +147,32 @@ async fn ingest<T, U, F>(
 where
     F: std::future::Future<Output = Result<Vec<CapacityUpdate>, WriteError>>,
 {
-    let now = Timestamp::now();
     let (items, batch) = body.into_vec();
-    let items = items
+    let items = parse_items(items, batch, &mut parse)?;
+    if items.is_empty() {
+        return Ok(answer(Vec::new(), true));
+    }
+    Ok(answer(apply(items, batch).await?, batch))
+}
+
+/// Checks every item of an ingest body with `parse`, at one moment; the first failure is the
+/// answer, naming the item's index in a batch. The MQTT ingest shares it.
+///
+/// # Errors
+/// The first item's error.
+pub fn parse_items<T, U>(
+    items: Vec<T>,
+    batch: bool,
+    mut parse: impl FnMut(T, Timestamp) -> Result<U, DomainError>,
+) -> Result<Vec<U>, DomainError> {
+    let now = Timestamp::now();
+    items
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
             parse(item, now).map_err(|e| if batch { e.at_index(index) } else { e })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    if items.is_empty() {
-        return Ok(answer(Vec::new(), true));
-    }
-    Ok(answer(apply(items, batch).await?, batch))
+        .collect()
 }
 
 /// The answer to an ingest request: the one result, or the array of them for a batch.

@@ -25,6 +25,7 @@ mod vehicles;
 mod violations;
 
 /// The body parsing the MQTT ingest shares with the HTTP endpoints.
+pub use ingest::parse_items;
 pub use json::{parse as parse_json, OneOrMany};
 
 use std::sync::Arc;

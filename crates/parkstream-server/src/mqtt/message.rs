@@ -11,7 +11,7 @@ use crate::domain::camera::CameraReport;
 use crate::domain::gate::GateEvent;
 use crate::domain::DomainError;
 use crate::error::ApiError;
-use crate::http::{parse_json, OneOrMany};
+use crate::http::{parse_items, parse_json, OneOrMany};
 use crate::store::WriteError;
 use crate::writer::Writer;
 
@@ -94,14 +94,7 @@ where
 {
     let body = with_lot(payload, lot)?;
     let (items, batch) = parse_json::<OneOrMany<T>>(&body)?.into_vec();
-    let now = Timestamp::now();
-    let items = items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| {
-            parse(item, now).map_err(|e| if batch { e.at_index(index) } else { e })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = parse_items(items, batch, &mut parse)?;
     if items.is_empty() {
         return Ok(());
     }
