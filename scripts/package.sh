@@ -25,7 +25,7 @@ unit=${unit#.}
 # A leftover of an interrupted run goes first, so the install below is a fresh one.
 dpkg --purge parkstream >/dev/null 2>&1 || true
 dpkg -i "$deb"
-trap 'dpkg --purge parkstream >/dev/null' EXIT
+trap 'dpkg --purge parkstream >/dev/null || true' EXIT
 
 dpkg-query -W -f='${Conffiles}\n' parkstream | grep -q /etc/parkstream/parkstream.toml ||
   fail "/etc/parkstream/parkstream.toml is not a conffile"
@@ -45,7 +45,7 @@ log=$(mktemp)
 (cd /var/lib/parkstream && exec runuser -u parkstream -- /usr/bin/parkstream serve \
   --config /etc/parkstream/parkstream.toml --bind 127.0.0.1:0 >"$log.out" 2>"$log") &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; dpkg --purge parkstream >/dev/null; rm -f "$log" "$log.out"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; dpkg --purge parkstream >/dev/null || true; rm -f "$log" "$log.out"' EXIT
 addr=
 for _ in $(seq 100); do
   addr=$(grep -o '"message":"parkstream listening","addr":"[^"]*"' "$log" | grep -oE '[0-9.]+:[0-9]+' || true)
