@@ -10,6 +10,7 @@ mod rollup;
 mod sql;
 mod sqlite;
 mod sqlite_commit;
+mod statement;
 
 use std::str::FromStr;
 

@@ -13,7 +13,7 @@ use parkstream_protocol::events::CapacityUpdate;
 use parkstream_protocol::Timestamp;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
-use super::plan::{Param, Statement};
+use super::statement::{Param, Statement};
 use super::StoreError;
 
 /// Rows per multi-row upsert: 8 parameters each stays far below both backends' limits.
