@@ -43,6 +43,7 @@ fi
 
 # clients/openapi lints the served OpenAPI document (Redocly, recommended rules: any error
 # fails) and type-checks the TypeScript types openapi-typescript generates from it.
-for suite in clients/openapi web/e2e clients/js; do
+# clients/webhook-verify checks webhook signatures with the Standard Webhooks library.
+for suite in clients/openapi web/e2e clients/js clients/webhook-verify; do
   (cd "$suite" && npm ci --no-audit --no-fund --loglevel=error && npm test)
 done
