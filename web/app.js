@@ -18,7 +18,8 @@
 //
 // The parts: js/snapshot.js (1), js/stream.js (2, 3), js/sync.js (starting again),
 // js/access.js, js/actions.js (Acknowledge, Resolve), js/notify.js (the opt-in alarm for new
-// critical alerts), js/render.js (the page); what the token may do is asked with every
+// critical alerts), js/render.js (the page), js/tools.js (vehicle search, statements, the lot
+// detail, a contractor's own page, and which layout shows); what the token may do is asked with every
 // snapshot (js/identity.js). What they remember is in one object, ctx.session
 // (js/session.js), and they reach each other through ctx, so none imports another and the
 // wiring is all here.
@@ -33,6 +34,7 @@ import { createSnapshot } from './js/snapshot.js';
 import { createStore } from './js/store.js';
 import { createStream } from './js/stream.js';
 import { createSync } from './js/sync.js';
+import { createTools } from './js/tools.js';
 
 const ctx = { session: createSession(adoptTokenFromUrl()), api: createApi(), store: createStore() };
 ctx.view = createRenderer(ctx.store, {
@@ -46,6 +48,7 @@ ctx.sync = createSync(ctx);
 ctx.access = createAccess(ctx);
 ctx.actions = createActions(ctx);
 ctx.notify = createNotifier(ctx.store);
+ctx.tools = createTools(ctx);
 
 setInterval(ctx.sync.checkLiveness, 10_000);
 document.addEventListener('visibilitychange', () => {

@@ -82,8 +82,9 @@ const segment = encodeURIComponent;
 // Every path is relative to the page, so the dashboard works under whatever path a reverse
 // proxy serves it at (`https://ops.example.com/parking/` asks `/parking/api/lots`).
 export function createApi({ baseUrl = '' } = {}) {
-  async function request(method, path, { body } = {}) {
-    const headers = { Accept: 'application/json' };
+  /** `accept: 'text/csv'` answers `{text, filename}` (the `Content-Disposition` name) instead of JSON. */
+  async function request(method, path, { body, accept = 'application/json' } = {}) {
+    const headers = { Accept: accept };
     // Same origin: the browser adds the `parkstream_token` cookie itself.
     const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
     if (body !== undefined) {
@@ -108,6 +109,10 @@ export function createApi({ baseUrl = '' } = {}) {
 
     let data = null;
     const text = await response.text().catch(() => '');
+    if (response.ok && accept !== 'application/json') {
+      const disposition = response.headers.get('Content-Disposition') || '';
+      return { text, filename: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null };
+    }
     if (text) {
       try {
         data = JSON.parse(text);
@@ -130,10 +135,21 @@ export function createApi({ baseUrl = '' } = {}) {
   return {
     lots: () => request('GET', 'api/lots'),
     lot: (id) => request('GET', `api/lots/${segment(id)}`),
+    /** Expected occupancy over the next hour (`GET /api/lots/{id}/forecast`). */
+    lotForecast: (id) => request('GET', `api/lots/${segment(id)}/forecast`),
     lotHistory: (minutes) => request('GET', `api/history/occupancy${query({ minutes })}`),
     alerts: (params) => request('GET', `api/alerts${query(params)}`),
     violations: (params) => request('GET', `api/violations${query(params)}`),
     contractors: () => request('GET', 'api/contractors'),
+    /** A vehicle now and its visits (`GET /api/vehicles/{plate}`, docs/protocol.md "Vehicles"). */
+    vehicle: (plate) => request('GET', `api/vehicles/${segment(plate)}`),
+    /** A contractor's vehicles inside and its allocations against them. */
+    contractorVehicles: (id) => request('GET', `api/contractors/${segment(id)}/vehicles`),
+    /** A contractor's statement (docs/protocol.md "Statements"); `csv` asks for the file. */
+    statement: (id, from, to, { csv = false } = {}) =>
+      request('GET', `api/contractors/${segment(id)}/statement${query({ from, to })}`, csv ? { accept: 'text/csv' } : {}),
+    /** One lot's stored rollups (docs/protocol.md "Stored occupancy history"); step '1m' or '1h'. */
+    occupancyRange: (lot, from, to, step) => request('GET', `api/history/occupancy${query({ lot, from, to, step })}`),
     /** Who the token is and what it may do (`GET /api/session`). */
     session: () => request('GET', 'api/session'),
     /** @param {'acknowledge'|'resolve'} action */

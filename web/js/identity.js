@@ -13,6 +13,8 @@ export function readIdentity(data) {
   return {
     role: typeof data.role === 'string' ? data.role : null,
     operate: permissions.operate === true,
+    /** For a contractor's token: whose page this is. */
+    contractorId: typeof data.contractorId === 'string' && data.contractorId ? data.contractorId : null,
     currency: typeof data.currency === 'string' && /^[A-Z]{3}$/.test(data.currency) ? data.currency : null,
   };
 }
@@ -22,3 +24,9 @@ export const mayOperate = (identity) => identity == null || identity.operate;
 
 /** The ISO 4217 code penalties are counted in, or null for plain numbers. */
 export const currencyOf = (identity) => identity?.currency ?? null;
+
+/** A contractor's token: the page shows that contractor's own layout (view/contractor-page.js). */
+export const contractorOf = (identity) => (identity?.role === 'contractor' ? identity.contractorId : null);
+
+/** Whether statements of any contractor may be read (admins and operators). */
+export const readsStatements = (identity) => identity == null || identity.role === 'admin' || identity.role === 'operator';

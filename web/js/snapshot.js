@@ -89,6 +89,7 @@ export function createSnapshot(ctx) {
     const text = notes.join('. ');
     ctx.view.showBanner(text ? `${text[0].toUpperCase()}${text.slice(1)}.` : '', 'warn');
     ctx.view.everythingChanged();
+    ctx.tools.snapshotApplied();
     if (!session.contractorsTried) loadContractors();
   }
 
@@ -102,6 +103,7 @@ export function createSnapshot(ctx) {
         if (id && c.name) store.contractors.set(id, c.name);
       }
       if (list.length) {
+        ctx.tools.snapshotApplied();
         ctx.view.alertsChanged();
         ctx.view.violationsChanged();
       }

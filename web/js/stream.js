@@ -37,7 +37,10 @@ export function createStream(ctx) {
     noteEvent();
     const { lot, isNew, feedRow } = applyCapacity(store, data, meta || {});
     ctx.view.lotsChanged(isNew ? null : [lot.parkingLotId]);
-    if (feedRow) ctx.view.feedChanged();
+    if (feedRow) {
+      ctx.view.feedChanged();
+      ctx.tools.vehiclesMoved();
+    }
     if (lot.partial) ctx.snapshot.fetchLot(lot.parkingLotId);
   }
 

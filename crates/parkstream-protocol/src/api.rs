@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::events::GateEventKind;
 use crate::Timestamp;
 
-/// `PUT /api/lots/{id}`: create or update a lot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `PUT /api/lots/{id}`: create or update a lot. A full replacement: an optional field left
+/// out is cleared (`public` becomes false).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LotSpec {
@@ -24,6 +25,68 @@ pub struct LotSpec {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 315_360_000))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_stay_seconds: Option<u64>,
+    /// Where the lot is (WGS 84 degrees), for the open data feed; with `longitude`.
+    #[cfg_attr(feature = "openapi", schema(minimum = -90.0, maximum = 90.0))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(minimum = -180.0, maximum = 180.0))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    /// The lot's IANA time zone (`Europe/Amsterdam`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_status: Option<OpeningStatus>,
+    /// Whether the lot is published by the open data feed (`--open-data`); default false.
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// Whether a lot is open, as DATEX II names it (`OpeningStatusEnum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum OpeningStatus {
+    Open,
+    OpenWithServiceLimitation,
+    Closed,
+    ClosedOnHoliday,
+    ClosedOnMaintenance,
+    TemporarilyClosed,
+    StatusUnknown,
+    Other,
+}
+
+impl OpeningStatus {
+    pub const ALL: [OpeningStatus; 8] = [
+        OpeningStatus::Open,
+        OpeningStatus::OpenWithServiceLimitation,
+        OpeningStatus::Closed,
+        OpeningStatus::ClosedOnHoliday,
+        OpeningStatus::ClosedOnMaintenance,
+        OpeningStatus::TemporarilyClosed,
+        OpeningStatus::StatusUnknown,
+        OpeningStatus::Other,
+    ];
+
+    /// The name in JSON and in DATEX II.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpeningStatus::Open => "open",
+            OpeningStatus::OpenWithServiceLimitation => "openWithServiceLimitation",
+            OpeningStatus::Closed => "closed",
+            OpeningStatus::ClosedOnHoliday => "closedOnHoliday",
+            OpeningStatus::ClosedOnMaintenance => "closedOnMaintenance",
+            OpeningStatus::TemporarilyClosed => "temporarilyClosed",
+            OpeningStatus::StatusUnknown => "statusUnknown",
+            OpeningStatus::Other => "other",
+        }
+    }
+
+    /// The status named `name` ([`Self::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
 }
 
 /// `POST /api/capacity/update`: set a lot's count.
@@ -55,6 +118,18 @@ pub struct LotView {
     pub occupancy_rate: f64,
     pub warning_threshold: f64,
     pub max_stay_seconds: Option<u64>,
+    // Defaults: a client still reads a server from before these fields.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub opening_status: Option<OpeningStatus>,
+    /// Whether the open data feed publishes the lot.
+    #[serde(default)]
+    pub public: bool,
     /// When the count last changed (or the lot was created).
     pub timestamp: Timestamp,
 }

@@ -1,6 +1,7 @@
 //! Bodies of the record-keeping endpoints (docs/protocol.md, "REST"): who did what
 //! (`/api/audit`), a vehicle's whereabouts (`/api/vehicles/{plate}`) and a contractor's
-//! statement (`/api/contractors/{id}/statement`).
+//! statement (`/api/contractors/{id}/statement`) and vehicles inside
+//! (`/api/contractors/{id}/vehicles`).
 
 use std::collections::BTreeMap;
 
@@ -128,4 +129,44 @@ pub struct Statement {
     /// The ISO 4217 code the penalties are counted in (the server's `--currency`), when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+}
+
+/// One of a contractor's lots on `GET /api/contractors/{id}/vehicles`: its allocation there
+/// against its vehicles inside now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContractorLot {
+    pub parking_lot_id: String,
+    /// 0 in a lot it has vehicles in but no allocation (an allocation removed while they
+    /// were inside).
+    pub allocated_capacity: u32,
+    pub vehicles_inside: u32,
+}
+
+/// One of a contractor's vehicles inside now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VehicleInside {
+    pub plate: String,
+    pub lot: String,
+    pub since: Timestamp,
+    /// The gate it entered by, when the reader named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+}
+
+/// `GET /api/contractors/{id}/vehicles`: a contractor's vehicles inside now, and its
+/// allocation in each of its lots against them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContractorVehicles {
+    pub contractor_id: String,
+    pub name: String,
+    /// By lot id.
+    pub lots: Vec<ContractorLot>,
+    /// By lot, then the longest inside first.
+    pub vehicles: Vec<VehicleInside>,
 }

@@ -1,4 +1,5 @@
-//! Per-client-address limits: open streams, and the rate of writes (429 with Retry-After).
+//! Per-client-address limits: open streams, and the rate of writes (429 with Retry-After);
+//! [`RateBuckets`] also limits the open data feed's requests.
 //! Both can change while running ([`PerIpLimits::set`], on reload); the counts stay.
 
 use std::collections::HashMap;
@@ -16,6 +17,12 @@ pub struct PerIpLimits {
     streams: Mutex<HashMap<IpAddr, usize>>,
     /// Writes per second, and as many in a burst.
     write_rate: AtomicU32,
+    writes: RateBuckets,
+}
+
+/// Token buckets per client address, all with one rate and burst.
+#[derive(Debug, Default)]
+pub struct RateBuckets {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -51,7 +58,7 @@ impl PerIpLimits {
             max_streams: AtomicUsize::new(max_streams),
             streams: Mutex::new(HashMap::new()),
             write_rate: AtomicU32::new(write_rate),
-            buckets: Mutex::new(HashMap::new()),
+            writes: RateBuckets::default(),
         })
     }
 
@@ -80,28 +87,38 @@ impl PerIpLimits {
     /// Takes one write from `ip`'s budget; `Err(seconds to wait)` when it is spent.
     pub fn write(&self, ip: IpAddr) -> Result<(), u64> {
         let rate = f64::from(self.write_rate.load(Ordering::Relaxed));
-        if rate == 0.0 {
+        self.writes.take(ip, rate, rate)
+    }
+}
+
+impl RateBuckets {
+    /// Takes one request from `ip`'s bucket, which refills at `per_second` up to `burst`;
+    /// `Err(seconds to wait)` when it is empty. A rate of 0 is no limit.
+    pub fn take(&self, ip: IpAddr, per_second: f64, burst: f64) -> Result<(), u64> {
+        if per_second <= 0.0 {
             return Ok(());
         }
         let now = Instant::now();
         let mut buckets = lock(&self.buckets);
         // Forget addresses whose budget is full again, so the map stays as small as the set
-        // of recent writers.
+        // of recent clients.
         if buckets.len() > 10_000 {
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < rate);
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.at).as_secs_f64() * per_second < burst
+            });
         }
         let bucket = buckets.entry(ip).or_insert(Bucket {
-            tokens: rate,
+            tokens: burst,
             at: now,
         });
-        let refilled = bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate;
-        bucket.tokens = refilled.min(rate);
+        let refilled = bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * per_second;
+        bucket.tokens = refilled.min(burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            let wait = (1.0 - bucket.tokens) / rate;
+            let wait = (1.0 - bucket.tokens) / per_second;
             Err(wait.ceil().max(1.0) as u64)
         }
     }

@@ -5,7 +5,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches};
 use parkstream_server::app::{App, Hangups, Sources};
 use parkstream_server::auth;
-use parkstream_server::config::{self, Cli, Command, ConfigCommand, LogFormat};
+use parkstream_server::config::{self, Cli, Command, ConfigCommand, ForecastCommand, LogFormat};
 use parkstream_server::loadtest;
 use parkstream_server::simulate::{self, SimulateOptions};
 use parkstream_server::telemetry;
@@ -97,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{} ({} bytes)", report.file.display(), report.bytes);
             Ok(())
         }
+        Command::Forecast { command } => forecast(command).await,
         Command::Loadtest(settings) => {
             telemetry::init(LogFormat::Text, None);
             loadtest::command(settings).await
@@ -120,6 +121,51 @@ async fn main() -> anyhow::Result<()> {
                     run.await
                 }
             }
+        }
+    }
+}
+
+/// `parkstream forecast backtest` and `parkstream forecast generate`.
+async fn forecast(command: ForecastCommand) -> anyhow::Result<()> {
+    use parkstream_server::forecast::{backtest, synthetic};
+    use parkstream_server::store::Store;
+    let now = parkstream_protocol::Timestamp::now().unix_millis();
+    match command {
+        ForecastCommand::Backtest(settings) => {
+            let store = Store::open(&settings.database_url).await?;
+            let report = backtest::run(&store, &settings.lot, settings.days, now)
+                .await
+                .context("reading the stored history")?;
+            store.close().await;
+            if report.horizons.iter().all(|h| h.points == 0) {
+                anyhow::bail!(
+                    "lot {:?} has no stored history to replay in the last {} days",
+                    settings.lot,
+                    settings.days
+                );
+            }
+            print!("{report}");
+            Ok(())
+        }
+        ForecastCommand::Generate(settings) => {
+            let store = Store::open(&settings.database_url).await?;
+            let generated =
+                synthetic::generate(&store, &settings.lot, settings.days, settings.seed, now).await;
+            store.close().await;
+            let generated = generated?;
+            let at = |millis| {
+                parkstream_protocol::Timestamp::from_unix_millis(millis)
+                    .map_or_else(String::new, |t| t.to_string())
+            };
+            println!(
+                "lot {}: {} minute and {} hour rows from {} to {}",
+                settings.lot,
+                generated.minutes,
+                generated.hours,
+                at(generated.from),
+                at(generated.to)
+            );
+            Ok(())
         }
     }
 }

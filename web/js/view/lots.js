@@ -1,6 +1,7 @@
 // The lots panel: one card per lot (occupancy, level, free slots, active alerts, the last
-// hour's sparkline), in natural order of name.
+// hour's sparkline, "full in ~N min" from the forecast), in natural order of name.
 
+import { createForecastText, trackForecast } from '../forecast.js';
 import { formatClock, formatInt, formatPercent, naturalCompare } from '../format.js';
 import { createSparkline, updateSparkline } from '../sparkline.js';
 import { HISTORY_WINDOW, historyOf } from '../store.js';
@@ -26,18 +27,22 @@ function createLotCard(id) {
   const free = h('span', { class: 'lot-free' });
   const updated = ageTime(null);
   const alerts = h('span', { class: 'lot-alerts' });
+  const forecast = createForecastText();
   const spark = createSparkline();
   const sparkCaption = h('figcaption', { class: 'muted' }, 'Last hour');
+  const details = h('button', { type: 'button', class: 'btn btn-small lot-details', 'data-testid': 'lot-details' }, 'History');
   const li = h(
     'li',
     { class: 'lot-card', 'data-testid': 'lot-card', dataset: { lotId: id } },
     h('div', { class: 'lot-head' }, name, badge),
     h('p', { class: 'lot-count' }, occupied, h('span', { class: 'muted' }, ' occupied'), percent),
     bar,
-    h('p', { class: 'lot-meta muted' }, free, alerts, h('span', { class: 'lot-updated' }, 'updated ', updated)),
+    h('p', { class: 'lot-meta muted' }, free, alerts, forecast, h('span', { class: 'lot-updated' }, 'updated ', updated)),
     h('figure', { class: 'spark-wrap' }, sparkCaption, spark),
+    // Opens the lot detail (view/lot-detail.js), as a click anywhere on the card does.
+    details,
   );
-  return { li, name, badge, occupied, percent, bar, fill, mark, free, updated, alerts, spark, sparkCaption };
+  return { li, name, details, badge, occupied, percent, bar, fill, mark, free, updated, alerts, forecast, spark, sparkCaption };
 }
 
 function updateLotCard(store, card, lot, alertCounts, now) {
@@ -45,6 +50,7 @@ function updateLotCard(store, card, lot, alertCounts, now) {
   setAttr(card.li, 'data-level', level);
   setText(card.name, lot.name);
   setAttr(card.name, 'title', lot.parkingLotId);
+  setAttr(card.details, 'aria-label', `Occupancy history of ${lot.name}`);
   setText(card.badge, LEVEL_TEXT[level]);
   setText(card.occupied, `${lot.occupied} / ${lot.totalSlots}`);
   setText(card.percent, formatPercent(lot.occupancyRate));
@@ -59,6 +65,7 @@ function updateLotCard(store, card, lot, alertCounts, now) {
   setText(card.alerts, n ? `${n} active alert${n === 1 ? '' : 's'}` : '');
   card.alerts.hidden = n === 0;
   setAge(card.updated, lot.timestamp);
+  trackForecast(lot.parkingLotId, card.forecast);
   const drawn = updateSparkline(card.spark, historyOf(store, lot.parkingLotId), {
     totalSlots: lot.totalSlots,
     occupied: lot.occupied,

@@ -148,6 +148,11 @@ impl App {
             redis_health,
             currency: settings.currency,
             mqtt_health,
+            open_data: settings
+                .open_data
+                .open_data
+                .then(|| crate::open_data::OpenData::new(&settings.open_data)),
+            webhooks: settings.webhook_options(),
         };
 
         let limits = listening::connection_limits(&settings);
@@ -162,6 +167,16 @@ impl App {
             restored
                 .cluster_store
                 .map(|pg| cluster_node::Leadership::new(pg.connect_options())),
+            stop.clone(),
+        ));
+        let delivery = crate::webhooks::deliver::Delivery::new(
+            app_state.store.clone(),
+            settings.webhook_options(),
+            app_state.metrics.clone(),
+        )
+        .context("building the webhook client")?;
+        background.spawn(crate::webhooks::deliver::run(
+            std::sync::Arc::new(delivery),
             stop.clone(),
         ));
         if let Some(addr) = settings.metrics_bind {

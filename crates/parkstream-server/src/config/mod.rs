@@ -6,8 +6,10 @@ mod backup;
 mod check;
 mod currency;
 mod file;
+mod forecast;
 mod loadtest;
 mod mqtt;
+mod open_data;
 mod parse;
 mod serve;
 mod simulate;
@@ -20,8 +22,10 @@ pub use backup::BackupSettings;
 pub use check::effective;
 pub use currency::Currency;
 pub use file::{expand, Expanded};
+pub use forecast::{BacktestSettings, ForecastCommand, GenerateSettings};
 pub use loadtest::LoadtestSettings;
 pub use mqtt::{broker_address, MqttFlags};
+pub use open_data::{OpenDataFlags, Publisher};
 pub use parse::{parse_duration, parse_positive_duration};
 pub use serve::{AuthMode, LogFormat, ServeSettings};
 pub use simulate::SimulateSettings;
@@ -57,6 +61,11 @@ pub enum Command {
     Loadtest(LoadtestSettings),
     /// Copy a SQLite database, while its server runs, to a file `serve` can start from.
     Backup(BackupSettings),
+    /// Occupancy forecasts: score them on stored history, or generate a history to try them.
+    Forecast {
+        #[command(subcommand)]
+        command: ForecastCommand,
+    },
     /// Work with the settings of `serve`.
     Config {
         #[command(subcommand)]

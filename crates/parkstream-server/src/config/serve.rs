@@ -42,6 +42,9 @@ pub struct ServeSettings {
     #[command(flatten)]
     pub mqtt: super::mqtt::MqttFlags,
 
+    #[command(flatten)]
+    pub open_data: super::open_data::OpenDataFlags,
+
     /// The Redis Stream's key (instances of one deployment share it).
     #[arg(
         long,
@@ -193,6 +196,23 @@ pub struct ServeSettings {
     #[arg(long, env = "PARKSTREAM_SHUTDOWN_DRAIN", default_value = "1s", value_parser = parse_duration)]
     pub shutdown_drain: Duration,
 
+    /// Let webhook endpoints be on this machine or private networks (loopback, private,
+    /// link-local, unique-local, unspecified addresses); refused by default, when saved and
+    /// again at every delivery.
+    #[arg(long, env = "PARKSTREAM_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// The longest one webhook delivery attempt may take, connecting included (100ms to 60s).
+    #[arg(long, env = "PARKSTREAM_WEBHOOK_TIMEOUT", default_value = "10s",
+          value_parser = parse_webhook_timeout)]
+    pub webhook_timeout: Duration,
+
+    /// How long an endpoint's oldest undelivered event is retried (with exponential backoff)
+    /// before the endpoint is disabled (`24h`, `3d`; 1s to 30 days).
+    #[arg(long, env = "PARKSTREAM_WEBHOOK_RETRY_HORIZON", default_value = "24h",
+          value_parser = parse_webhook_retry_horizon)]
+    pub webhook_retry_horizon: Duration,
+
     /// The ISO 4217 code penalties are counted in (`EUR`, `INR`): the dashboard shows them as
     /// money in it. Without it, penalties are plain numbers.
     #[arg(long, env = "PARKSTREAM_CURRENCY")]
@@ -290,6 +310,15 @@ impl ServeSettings {
         crate::store::RollupRetention {
             minutes: self.history_minutes_retention,
             hours: self.history_hours_retention,
+        }
+    }
+
+    /// How webhooks are sent, from the `--webhook-…` flags.
+    pub fn webhook_options(&self) -> crate::webhooks::WebhookOptions {
+        crate::webhooks::WebhookOptions {
+            allow_private: self.webhook_allow_private,
+            timeout: self.webhook_timeout,
+            retry_horizon: self.webhook_retry_horizon,
         }
     }
 
@@ -393,6 +422,24 @@ fn parse_idempotency_window(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?} is not between 1s and 720h (30 days)"));
     }
     Ok(window)
+}
+
+/// `--webhook-timeout`: 100 ms to 60 s.
+fn parse_webhook_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration_within(
+        s,
+        (Duration::from_millis(100), "100ms"),
+        (Duration::from_secs(60), "60s"),
+    )
+}
+
+/// `--webhook-retry-horizon`: 1 s to 30 days.
+fn parse_webhook_retry_horizon(s: &str) -> Result<Duration, String> {
+    let horizon = parse_retention(s)?;
+    if horizon > Duration::from_secs(30 * 86_400) {
+        return Err(format!("{s:?} is longer than 30 days"));
+    }
+    Ok(horizon)
 }
 
 /// `--header-timeout`: 100 ms to 10 minutes.

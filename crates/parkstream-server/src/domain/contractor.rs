@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use parkstream_protocol::api::{Allocation, ContractorSpec, ContractorView, LotOccupancy};
+use parkstream_protocol::records::{ContractorLot, ContractorVehicles, VehicleInside};
 use parkstream_protocol::Timestamp;
 
 use super::lot::LotId;
@@ -177,6 +178,59 @@ impl State {
             penalty_per_vehicle: contractor.penalty_per_vehicle,
             occupancy,
         }
+    }
+
+    /// A contractor's vehicles inside now (those that entered under it, as its allocations
+    /// count them) and its allocation in each lot against them; `None` for an unknown
+    /// contractor. With `lots`, only those lots.
+    pub fn contractor_vehicles(
+        &self,
+        id: &ContractorId,
+        lots: Option<&[String]>,
+    ) -> Option<ContractorVehicles> {
+        let contractor = self.contractors.get(id)?;
+        let visible = |lot: &LotId| lots.is_none_or(|lots| lots.iter().any(|l| l == lot.as_str()));
+        let mut by_lot: BTreeMap<String, ContractorLot> = contractor
+            .allocations
+            .iter()
+            .filter(|(lot, _)| visible(lot))
+            .map(|(lot, capacity)| {
+                let row = ContractorLot {
+                    parking_lot_id: lot.to_string(),
+                    allocated_capacity: *capacity,
+                    vehicles_inside: 0,
+                };
+                (lot.to_string(), row)
+            })
+            .collect();
+        let mut vehicles: Vec<VehicleInside> = self
+            .stays
+            .values()
+            .filter(|stay| stay.contractor.as_ref() == Some(id) && visible(&stay.lot))
+            .map(|stay| VehicleInside {
+                plate: stay.plate.to_string(),
+                lot: stay.lot.to_string(),
+                since: stay.entered_at,
+                gate: stay.gate_id.clone(),
+            })
+            .collect();
+        vehicles.sort_by(|a, b| (&a.lot, a.since, &a.plate).cmp(&(&b.lot, b.since, &b.plate)));
+        for vehicle in &vehicles {
+            by_lot
+                .entry(vehicle.lot.clone())
+                .or_insert_with(|| ContractorLot {
+                    parking_lot_id: vehicle.lot.clone(),
+                    allocated_capacity: 0,
+                    vehicles_inside: 0,
+                })
+                .vehicles_inside += 1;
+        }
+        Some(ContractorVehicles {
+            contractor_id: id.to_string(),
+            name: contractor.name.clone(),
+            lots: by_lot.into_values().collect(),
+            vehicles,
+        })
     }
 
     /// Whether any contractor has an allocation in `lot` (only then are plates checked there).

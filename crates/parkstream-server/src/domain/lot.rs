@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use parkstream_protocol::api::{CapacityReport, LotSpec, LotView};
+use parkstream_protocol::api::{CapacityReport, LotSpec, LotView, OpeningStatus};
 use parkstream_protocol::events::{CapacityUpdate, Event};
 use parkstream_protocol::Timestamp;
 
@@ -45,6 +45,13 @@ pub struct LotSettings {
     pub total_slots: u32,
     pub warning_threshold: f64,
     pub max_stay_seconds: Option<u64>,
+    /// Where the lot is, (latitude, longitude) in WGS 84 degrees.
+    pub position: Option<(f64, f64)>,
+    /// An IANA time-zone name, as the time-zone database spells it.
+    pub time_zone: Option<String>,
+    pub opening_status: Option<OpeningStatus>,
+    /// Published by the open data feed.
+    pub public: bool,
 }
 
 impl LotSettings {
@@ -54,7 +61,8 @@ impl LotSettings {
 
     /// # Errors
     /// When the name is blank or longer than 200 characters, the threshold is not in (0, 1],
-    /// or `maxStaySeconds` is 0.
+    /// `maxStaySeconds` is 0, a coordinate is out of range or comes without the other, or
+    /// the time zone is not an IANA name.
     pub fn parse(spec: LotSpec) -> Result<Self, DomainError> {
         let name = spec.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
@@ -89,8 +97,55 @@ impl LotSettings {
             total_slots: spec.total_slots,
             warning_threshold,
             max_stay_seconds: spec.max_stay_seconds,
+            position: check_position(spec.latitude, spec.longitude)?,
+            time_zone: spec.time_zone.as_deref().map(check_time_zone).transpose()?,
+            opening_status: spec.opening_status,
+            public: spec.public,
         })
     }
+}
+
+/// Both coordinates in range, or neither.
+fn check_position(
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+) -> Result<Option<(f64, f64)>, DomainError> {
+    if latitude.is_some_and(|lat| !(-90.0..=90.0).contains(&lat)) {
+        return Err(DomainError::invalid(
+            "latitude",
+            "latitude must be -90 to 90 degrees",
+        ));
+    }
+    if longitude.is_some_and(|lon| !(-180.0..=180.0).contains(&lon)) {
+        return Err(DomainError::invalid(
+            "longitude",
+            "longitude must be -180 to 180 degrees",
+        ));
+    }
+    match (latitude, longitude) {
+        (Some(lat), Some(lon)) => Ok(Some((lat, lon))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(DomainError::invalid(
+            "longitude",
+            "longitude is needed with latitude",
+        )),
+        (None, Some(_)) => Err(DomainError::invalid(
+            "latitude",
+            "latitude is needed with longitude",
+        )),
+    }
+}
+
+/// An IANA time-zone name (`Europe/Amsterdam`), spelled as the database spells it.
+fn check_time_zone(name: &str) -> Result<String, DomainError> {
+    name.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| {
+            DomainError::invalid(
+                "timeZone",
+                format!("{name:?} is not an IANA time-zone name such as Europe/Amsterdam"),
+            )
+        })
 }
 
 /// A lot and its current occupancy.
@@ -117,6 +172,11 @@ impl Lot {
             occupancy_rate,
             warning_threshold: self.settings.warning_threshold,
             max_stay_seconds: self.settings.max_stay_seconds,
+            latitude: self.settings.position.map(|(lat, _)| lat),
+            longitude: self.settings.position.map(|(_, lon)| lon),
+            time_zone: self.settings.time_zone.clone(),
+            opening_status: self.settings.opening_status,
+            public: self.settings.public,
             timestamp: self.updated_at,
         }
     }
@@ -288,7 +348,34 @@ mod tests {
             name: name.into(),
             total_slots: 10,
             warning_threshold: threshold,
-            max_stay_seconds: None,
+            ..LotSpec::default()
+        }
+    }
+
+    #[test]
+    fn settings_check_position_and_time_zone() {
+        let with = |lat, lon, tz: Option<&str>| {
+            LotSettings::parse(LotSpec {
+                latitude: lat,
+                longitude: lon,
+                time_zone: tz.map(str::to_owned),
+                ..spec("N", None)
+            })
+        };
+        let ok = with(Some(52.37), Some(4.89), Some("Europe/Amsterdam")).unwrap();
+        assert_eq!(ok.position, Some((52.37, 4.89)));
+        assert_eq!(ok.time_zone.as_deref(), Some("Europe/Amsterdam"));
+        let field = |r: Result<LotSettings, DomainError>| match r {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(with(Some(90.5), Some(0.0), None)), "latitude");
+        assert_eq!(field(with(Some(0.0), Some(-180.5), None)), "longitude");
+        assert_eq!(field(with(Some(f64::NAN), Some(0.0), None)), "latitude");
+        assert_eq!(field(with(Some(1.0), None, None)), "longitude");
+        assert_eq!(field(with(None, Some(1.0), None)), "latitude");
+        for bad in ["", "Mars/Olympus", "europe/amsterdam", "CET "] {
+            assert_eq!(field(with(None, None, Some(bad))), "timeZone", "{bad:?}");
         }
     }
 

@@ -33,6 +33,7 @@ fn setup() -> (State, LotId, ContractorId) {
         total_slots: TOTAL_SLOTS,
         warning_threshold: Some(0.8),
         max_stay_seconds: None,
+        ..LotSpec::default()
     })
     .unwrap();
     tx.put_lot(lot.clone(), lot_settings, now);

@@ -53,6 +53,7 @@ pub fn add_lot_with_max_stay(
         total_slots,
         warning_threshold: threshold,
         max_stay_seconds,
+        ..LotSpec::default()
     })
     .expect("valid lot");
     let id = lot_id(id);

@@ -57,15 +57,25 @@ async fn show(
     State(app): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let principal = allowed.0;
-    // A lot the token may not see is answered like one that does not exist.
-    match app.read_model.lot(&id) {
+    let (lot, last_event_id) = visible_lot(&app, &allowed.0, &id)?;
+    Ok(with_last_event_id(last_event_id, Json(lot)))
+}
+
+/// The lot `id` as the principal may see it, with the newest event id it reflects. A lot the
+/// token may not see is answered like one that does not exist.
+pub(super) fn visible_lot(
+    app: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(LotView, u64), ApiError> {
+    match app.read_model.lot(id) {
         (Some(lot), last_event_id)
-            if visible_lots(&principal, &app).is_none_or(|visible| visible.contains(&id)) =>
+            if visible_lots(principal, app)
+                .is_none_or(|visible| visible.iter().any(|lot| lot == id)) =>
         {
-            Ok(with_last_event_id(last_event_id, Json(lot)))
+            Ok((lot, last_event_id))
         }
-        _ => Err(lot_not_found(&id)),
+        _ => Err(lot_not_found(id)),
     }
 }
 
@@ -74,8 +84,8 @@ async fn show(
     path = "/api/lots/{id}",
     operation_id = "putLot",
     tag = "lots",
-    summary = "Create or update a lot",
-    request_body(content = LotSpec, description = "The lot", example = json!({"name": "North garage", "totalSlots": 120, "warningThreshold": 0.9, "maxStaySeconds": 14400})),
+    summary = "Create or replace a lot (fields left out are cleared)",
+    request_body(content = LotSpec, description = "The lot", example = json!({"name": "North garage", "totalSlots": 120, "warningThreshold": 0.9, "maxStaySeconds": 14400, "latitude": 52.0907, "longitude": 5.1214, "timeZone": "Europe/Amsterdam", "openingStatus": "open", "public": true})),
     responses(
         (status = 200, description = "Updated", body = LotView),
         (status = 201, description = "Created", body = LotView),

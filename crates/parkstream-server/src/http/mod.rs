@@ -3,7 +3,9 @@
 mod alerts;
 mod assets;
 mod audit;
+mod contractor_vehicles;
 mod contractors;
+mod forecast;
 pub mod gzip;
 mod health;
 mod history;
@@ -13,6 +15,7 @@ mod json;
 mod lots;
 mod metrics;
 mod observe;
+mod open_data;
 pub mod openapi;
 mod operated;
 mod params;
@@ -23,6 +26,7 @@ mod sse;
 mod statements;
 mod vehicles;
 mod violations;
+mod webhooks;
 
 /// The body parsing the MQTT ingest shares with the HTTP endpoints.
 pub use ingest::parse_items;
@@ -79,8 +83,12 @@ pub struct AppState {
     pub redis_health: Option<crate::health::Health>,
     /// Whether the MQTT broker is connected, with `--mqtt-url`.
     pub mqtt_health: Option<crate::health::Health>,
+    /// How webhooks are sent (`--webhook-…`): saving an endpoint checks its address.
+    pub webhooks: crate::webhooks::WebhookOptions,
     /// `--currency`: what penalties are counted in, told to clients by `GET /api/session`.
     pub currency: Option<crate::config::Currency>,
+    /// The open occupancy feed, with `--open-data`.
+    pub open_data: Option<Arc<crate::open_data::OpenData>>,
 }
 
 /// What the authentication extractors take from the state.
@@ -119,6 +127,7 @@ pub struct ConnectionContext {
 pub fn router(state: AppState, with_metrics: bool) -> Router {
     let mut app = Router::new()
         .merge(lots::router())
+        .merge(forecast::router())
         .merge(ingest::router())
         .merge(contractors::router())
         .merge(alerts::router())
@@ -126,6 +135,8 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(audit::router())
         .merge(vehicles::router())
         .merge(statements::router())
+        .merge(contractor_vehicles::router())
+        .merge(webhooks::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(history::router())
@@ -133,6 +144,9 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(assets::router());
     if with_metrics {
         app = app.merge(metrics::router());
+    }
+    if state.open_data.is_some() {
+        app = app.merge(open_data::router());
     }
     // The span names the matched route, never the raw path or query (which can carry plates
     // and tokens). The stream stays outside it: a span entered on every chunk of every
@@ -243,7 +257,7 @@ pub fn cors_layer(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer
         return None;
     }
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE, LAST_EVENT_ID])
         .expose_headers([LAST_EVENT_ID])
         .max_age(std::time::Duration::from_secs(600));

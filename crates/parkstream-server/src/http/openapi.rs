@@ -28,6 +28,7 @@ use super::AppState;
         super::lots::list,
         super::lots::show,
         super::lots::put,
+        super::forecast::show,
         super::history::occupancy,
         super::session::show,
         super::ingest::update,
@@ -45,13 +46,25 @@ use super::AppState;
         super::audit::list,
         super::vehicles::show,
         super::statements::statement,
+        super::contractor_vehicles::vehicles,
+        super::webhooks::list,
+        super::webhooks::show,
+        super::webhooks::put,
+        super::webhooks::remove,
+        super::webhooks::rotate,
+        super::webhooks::deliveries,
         super::sse::dashboard,
         super::health::healthz,
         super::health::readyz,
         super::metrics::metrics,
+        super::open_data::parking_table,
+        super::open_data::parking_status,
+        super::open_data::places,
+        super::open_data::place,
         document,
     ),
     components(schemas(
+        parkstream_protocol::api::OpeningStatus,
         parkstream_protocol::events::Alert,
         parkstream_protocol::events::Violation,
         parkstream_protocol::events::CapacityUpdate,
@@ -80,8 +93,17 @@ async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// The operations anyone may call, whatever `--auth` says (probes and this document).
-pub const PUBLIC_OPERATIONS: [&str; 3] = ["getHealth", "getReadiness", "getOpenApiDocument"];
+/// The operations anyone may call, whatever `--auth` says (probes, this document, and the
+/// open data feed).
+pub const PUBLIC_OPERATIONS: [&str; 7] = [
+    "getHealth",
+    "getReadiness",
+    "getOpenApiDocument",
+    "getOpenParkingTable",
+    "getOpenParkingStatus",
+    "listOpenPlaces",
+    "getOpenPlace",
+];
 
 /// The three places a token is taken from (`auth::extract`), as security schemes; every
 /// operation but the public ones accepts any one of them.

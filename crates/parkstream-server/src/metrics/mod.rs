@@ -114,6 +114,14 @@ pub struct Metrics {
     pub alerts_open: Family<AlertLabels, Gauge>,
     /// Unresolved violations by status.
     pub violations_open: Family<StatusLabel, Gauge>,
+    // Webhooks.
+    /// Webhook delivery attempts, by result: `delivered`, `failed` (to be retried),
+    /// `abandoned` (past the retry horizon: the endpoint was disabled).
+    pub webhook_deliveries: Family<ResultLabel, Counter>,
+    /// Seconds one webhook delivery attempt took, answered or not.
+    pub webhook_delivery_duration: Histogram,
+    /// Events waiting in the webhook outbox, over every endpoint.
+    pub webhook_outbox_pending: Gauge,
     // Operation.
     /// Reloads of the settings (SIGHUP), by result: `ok`, `error` (the old settings stay).
     pub config_reloads: Family<ResultLabel, Counter>,
@@ -248,6 +256,22 @@ impl Metrics {
                 "Unresolved alerts, by severity and status",
             ),
             violations_open: add(r, "violations_open", "Unresolved violations, by status"),
+            webhook_deliveries: add(
+                r,
+                "webhook_deliveries",
+                "Webhook delivery attempts, by result (delivered, failed, abandoned)",
+            ),
+            webhook_delivery_duration: add_with(
+                r,
+                "webhook_delivery_seconds",
+                "Time one webhook delivery attempt took, answered or not",
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            ),
+            webhook_outbox_pending: add(
+                r,
+                "webhook_outbox_pending",
+                "Events waiting in the webhook outbox, over every endpoint",
+            ),
             config_reloads: add(
                 r,
                 "config_reloads",
@@ -262,6 +286,11 @@ impl Metrics {
         for result in ["ok", "error"] {
             let _ = metrics
                 .config_reloads
+                .get_or_create(&ResultLabel { result });
+        }
+        for result in ["delivered", "failed", "abandoned"] {
+            let _ = metrics
+                .webhook_deliveries
                 .get_or_create(&ResultLabel { result });
         }
         metrics.registry = registry;

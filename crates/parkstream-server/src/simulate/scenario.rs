@@ -95,6 +95,7 @@ impl Scenario {
                     total_slots: lot.slots,
                     warning_threshold: None,
                     max_stay_seconds: (lot.id == "depot").then_some(DEPOT_MAX_STAY_SECONDS),
+                    ..LotSpec::default()
                 },
             })
             .collect();

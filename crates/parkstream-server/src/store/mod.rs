@@ -11,6 +11,8 @@ mod sql;
 mod sqlite;
 mod sqlite_commit;
 mod statement;
+mod webhook_outbox;
+mod webhooks;
 
 use std::str::FromStr;
 
@@ -28,6 +30,8 @@ pub use postgres::{ClusterRow, PostgresStore, WriteLock};
 pub use records::{AuditQuery, VisitQuery};
 pub use rollup::{counts_of, LotCounts, RollupRetention, RollupRow, RollupWrite, Step};
 pub use sqlite::SqliteStore;
+pub use webhook_outbox::AttemptOutcome;
+pub use webhooks::{AttemptRow, OutboxRow, WebhookRow, WebhookSettings};
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +262,61 @@ impl Store {
             Store::Sqlite(store) => rollup::read(&store.pool, step, lot, from, to).await,
             Store::Postgres(store) => rollup::read(&store.pool, step, lot, from, to).await,
         }
+    }
+
+    /// Adds rows to a lot's rollups of `step` (each with its bucket's start) in one
+    /// transaction, as if their counts had been stored then: for a generated history.
+    ///
+    /// # Errors
+    /// When the database refuses the write; then nothing is written.
+    pub async fn write_rollup_rows(
+        &self,
+        step: Step,
+        rows: &[(i64, LotCounts)],
+    ) -> Result<(), StoreError> {
+        let statements = rollup::rows_statements(step, rows);
+        match self {
+            Store::Sqlite(store) => {
+                let mut tx = store.pool.begin().await?;
+                for s in statements {
+                    Sqlite::query_of(&s.sql, s.params).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Store::Postgres(store) => {
+                let mut tx = store.pool.begin().await?;
+                for s in statements {
+                    Postgres::query_of(&s.sql, s.params)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A lot's stored `timeZone`, when it has one (the forecast keeps its profile in it).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn lot_time_zone(&self, lot: &str) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT time_zone FROM lots WHERE id = $1";
+        let zone: Option<Option<String>> = match self {
+            Store::Sqlite(store) => {
+                sqlx::query_scalar(SQL)
+                    .bind(lot)
+                    .fetch_optional(&store.pool)
+                    .await?
+            }
+            Store::Postgres(store) => {
+                sqlx::query_scalar(SQL)
+                    .bind(lot)
+                    .fetch_optional(&store.pool)
+                    .await?
+            }
+        };
+        Ok(zone.flatten())
     }
 
     /// Whether an alert (`alerts`) or violation (`violations`) with this id was ever stored.

@@ -69,6 +69,8 @@ pub fn statements(batch: &Batch<'_>) -> Vec<Statement> {
             params,
         });
     }
+    // Before the trim below: the outbox copies the events it queues from the table.
+    out.extend(super::webhooks::outbox_statement(batch.events));
     super::rollup::statements(batch.rollups, &mut out);
     if let Some(through) = batch.trim_through {
         out.push(statement(
@@ -90,13 +92,17 @@ fn change_statements(change: &Change, out: &mut Vec<Statement>) {
     match change {
         Change::Lot(lot) => out.push(statement(
             "INSERT INTO lots (id, name, total_slots, warning_threshold, max_stay_seconds,
-                               occupied, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                               occupied, updated_at, latitude, longitude, time_zone,
+                               opening_status, public)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (id) DO UPDATE SET
                name = excluded.name, total_slots = excluded.total_slots,
                warning_threshold = excluded.warning_threshold,
                max_stay_seconds = excluded.max_stay_seconds,
-               occupied = excluded.occupied, updated_at = excluded.updated_at",
+               occupied = excluded.occupied, updated_at = excluded.updated_at,
+               latitude = excluded.latitude, longitude = excluded.longitude,
+               time_zone = excluded.time_zone, opening_status = excluded.opening_status,
+               public = excluded.public",
             vec![
                 lot.id.as_str().into(),
                 lot.settings.name.as_str().into(),
@@ -105,6 +111,11 @@ fn change_statements(change: &Change, out: &mut Vec<Statement>) {
                 lot.settings.max_stay_seconds.map(|s| s as i64).into(),
                 i64::from(lot.occupied).into(),
                 lot.updated_at.to_string().into(),
+                Param::Real(lot.settings.position.map(|(lat, _)| lat)),
+                Param::Real(lot.settings.position.map(|(_, lon)| lon)),
+                lot.settings.time_zone.as_deref().into(),
+                lot.settings.opening_status.map(|s| s.as_str()).into(),
+                i64::from(lot.settings.public).into(),
             ],
         )),
         Change::Contractor(c) => {
@@ -291,7 +302,11 @@ mod tests {
             rollups: &Default::default(),
         };
         let planned = statements(&batch);
-        assert_eq!(planned.len(), 3, "two inserts and the trim");
+        assert_eq!(
+            planned.len(),
+            4,
+            "two inserts, the webhook outbox and the trim"
+        );
         assert_eq!(planned[0].params.len(), ROWS_PER_INSERT * 6);
         assert!(planned[0].sql.contains("($7, $8, $9, $10, $11, $12)"));
         assert!(planned[0]
@@ -302,6 +317,15 @@ mod tests {
             planned[1].params[0],
             Param::Int(Some(ROWS_PER_INSERT as i64 + 1))
         );
-        assert_eq!(planned[2].params, vec![Param::Int(Some(7))]);
+        // Every event of the batch queued for webhooks, before the trim deletes any.
+        assert!(planned[2].sql.contains("INSERT INTO webhook_outbox"));
+        assert_eq!(
+            planned[2].params,
+            vec![
+                Param::Int(Some(1)),
+                Param::Int(Some(ROWS_PER_INSERT as i64 + 1))
+            ]
+        );
+        assert_eq!(planned[3].params, vec![Param::Int(Some(7))]);
     }
 }

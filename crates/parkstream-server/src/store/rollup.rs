@@ -148,19 +148,30 @@ pub(super) fn statements(write: &RollupWrite, out: &mut Vec<Statement>) {
     }
     for step in Step::ALL {
         for chunk in write.counts.chunks(ROWS_PER_UPSERT) {
-            out.push(upsert(step, step.bucket_of(now), chunk));
+            let bucket = step.bucket_of(now);
+            out.push(upsert(step, chunk.iter().map(|c| (bucket, c))));
         }
     }
 }
 
-fn upsert(step: Step, bucket: i64, counts: &[LotCounts]) -> Statement {
+/// Upserts of rows given with their buckets (a generated history, `Store::write_rollup_rows`).
+pub(super) fn rows_statements(step: Step, rows: &[(i64, LotCounts)]) -> Vec<Statement> {
+    rows.chunks(ROWS_PER_UPSERT)
+        .map(|chunk| upsert(step, chunk.iter().map(|(bucket, c)| (*bucket, c))))
+        .collect()
+}
+
+fn upsert<'a>(
+    step: Step,
+    counts: impl ExactSizeIterator<Item = (i64, &'a LotCounts)>,
+) -> Statement {
     let table = step.table();
     let mut sql = format!(
         "INSERT INTO {table} (lot_id, bucket, min_occupied, max_occupied, last_occupied,
                               total_slots, samples, sum_occupied) VALUES "
     );
     let mut params = Vec::with_capacity(counts.len() * 8);
-    for (row, c) in counts.iter().enumerate() {
+    for (row, (bucket, c)) in counts.enumerate() {
         if row > 0 {
             sql.push_str(", ");
         }

@@ -24,6 +24,7 @@ use crate::domain::gate::Stay;
 use crate::domain::idempotency::{GateAnswer, Kept, Retention};
 use crate::domain::violation::ViolationRecord;
 use crate::domain::{Loaded, Lot, LotId, LotSettings};
+use parkstream_protocol::api::OpeningStatus;
 
 /// The newest stored event id; before any, one less than the first id the store will give.
 pub(super) const NEWEST_EVENT_ID: &str = "SELECT COALESCE((SELECT max(id) FROM events),
@@ -196,7 +197,8 @@ where
 
     async fn load_lots(conn: &mut Self::Connection) -> Result<Vec<Lot>, StoreError> {
         sqlx::query(
-            "SELECT id, name, total_slots, warning_threshold, max_stay_seconds, occupied, updated_at
+            "SELECT id, name, total_slots, warning_threshold, max_stay_seconds, occupied, updated_at,
+                    latitude, longitude, time_zone, opening_status, public
              FROM lots",
         )
         .fetch_all(&mut *conn)
@@ -204,6 +206,9 @@ where
         .iter()
         .map(|row| {
             let max_stay: Option<i64> = row.try_get("max_stay_seconds")?;
+            let latitude: Option<f64> = row.try_get("latitude")?;
+            let longitude: Option<f64> = row.try_get("longitude")?;
+            let opening_status: Option<String> = row.try_get("opening_status")?;
             Ok(Lot {
                 id: lot_id(row, "id")?,
                 settings: LotSettings {
@@ -211,6 +216,12 @@ where
                     total_slots: u32_of(row.try_get("total_slots")?)?,
                     warning_threshold: row.try_get("warning_threshold")?,
                     max_stay_seconds: max_stay.map(|s| s as u64),
+                    position: latitude.zip(longitude),
+                    time_zone: row.try_get("time_zone")?,
+                    opening_status: opening_status
+                        .map(|s| parse(&s, OpeningStatus::parse))
+                        .transpose()?,
+                    public: row.try_get::<i64, _>("public")? != 0,
                 },
                 occupied: u32_of(row.try_get("occupied")?)?,
                 updated_at: timestamp_of(&row.try_get::<String, _>("updated_at")?)?,

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use parkstream_protocol::api::{ContractorView, LotView};
 use parkstream_protocol::events::{Alert, CapacityUpdate, Violation};
+use parkstream_protocol::records::ContractorVehicles;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::audit::Actor;
@@ -200,6 +201,20 @@ impl Writer {
         plate: Plate,
     ) -> Result<(Vec<Stay>, Option<ContractorId>), WriteError> {
         self.request(move |tx, _| Ok(tx.state().whereabouts(&plate)))
+            .await
+    }
+
+    /// A contractor's vehicles inside now and its allocations against them (only in `lots`
+    /// when given); `None` for an unknown contractor.
+    ///
+    /// # Errors
+    /// `NotStored` when the writer is gone.
+    pub async fn contractor_vehicles(
+        &self,
+        id: ContractorId,
+        lots: Option<Vec<String>>,
+    ) -> Result<Option<ContractorVehicles>, WriteError> {
+        self.request(move |tx, _| Ok(tx.state().contractor_vehicles(&id, lots.as_deref())))
             .await
     }
 

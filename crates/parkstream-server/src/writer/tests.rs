@@ -62,6 +62,7 @@ fn lot(id: &str) -> (LotId, LotSettings) {
         total_slots: 10,
         warning_threshold: None,
         max_stay_seconds: None,
+        ..LotSpec::default()
     };
     (LotId::parse(id).unwrap(), LotSettings::parse(spec).unwrap())
 }

@@ -96,7 +96,7 @@ impl Meeting {
         self.instance_with(|_| {}).await
     }
 
-    async fn instance_with(
+    pub(crate) async fn instance_with(
         &self,
         configure: impl FnOnce(&mut parkstream_server::config::ServeSettings),
     ) -> TestApp {

@@ -13,7 +13,7 @@ use crate::helpers::{fresh_database_url, spawn_binary, Binary, EventStream, PATI
 const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 
 /// Whether mosquitto is installed; CI must have it (scripts/setup.sh), elsewhere the test skips.
-fn mosquitto_installed() -> bool {
+pub(crate) fn mosquitto_installed() -> bool {
     if std::path::Path::new(MOSQUITTO).exists() {
         return true;
     }
@@ -27,7 +27,7 @@ fn mosquitto_installed() -> bool {
 }
 
 /// A broker of the test's own, which keeps every message for an absent persistent session.
-async fn start_broker(dir: &std::path::Path) -> (tokio::process::Child, u16) {
+pub(crate) async fn start_broker(dir: &std::path::Path) -> (tokio::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -65,7 +65,7 @@ async fn start_broker(dir: &std::path::Path) -> (tokio::process::Child, u16) {
 }
 
 /// A test client: publishes, and collects what arrives on `subscribe` (QoS 1).
-async fn client(
+pub(crate) async fn client(
     port: u16,
     id: &str,
     subscribe: Option<&str>,
@@ -340,7 +340,7 @@ async fn ten_thousand_messages_across_a_kill_are_stored_once_and_the_bad_ones_de
     assert!(metrics.contains("parkstream_mqtt_connected 1"), "{metrics}");
 }
 
-async fn ready_mqtt(http: &reqwest::Client, base: &str) -> bool {
+pub(crate) async fn ready_mqtt(http: &reqwest::Client, base: &str) -> bool {
     let ready: Value = http
         .get(format!("{base}/readyz"))
         .send()
@@ -352,7 +352,7 @@ async fn ready_mqtt(http: &reqwest::Client, base: &str) -> bool {
     ready["checks"]["mqtt"] == "ok"
 }
 
-async fn wait_until<F, Fut>(mut condition: F)
+pub(crate) async fn wait_until<F, Fut>(mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

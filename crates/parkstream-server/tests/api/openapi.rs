@@ -11,7 +11,15 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
-const PUBLIC: [&str; 3] = ["getHealth", "getReadiness", "getOpenApiDocument"];
+const PUBLIC: [&str; 7] = [
+    "getHealth",
+    "getReadiness",
+    "getOpenApiDocument",
+    "getOpenParkingTable",
+    "getOpenParkingStatus",
+    "listOpenPlaces",
+    "getOpenPlace",
+];
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -135,6 +143,7 @@ async fn every_operation_the_document_secures_answers_401_without_a_token_and_pu
             "get" => app.http.get(url),
             "put" => app.http.put(url),
             "post" => app.http.post(url),
+            "delete" => app.http.delete(url),
             other => panic!("no request for {other}"),
         };
         let status = request
