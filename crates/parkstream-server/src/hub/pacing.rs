@@ -4,12 +4,18 @@
 //! A stream is ended when events it has not read leave the window, or when it has more than
 //! `max_lag` of its events unread. Both are right for a client that stopped reading, and wrong
 //! for one that reads as fast as the server writes but was handed a batch larger than the
-//! window in one go. So before a large publication, or one that would push out events
-//! published less than [`KEEP_UP_GRACE`] ago, the publisher looks for streams that would lose
-//! events or pass their lag limit, and waits for them to read. A stream that has not caught up
-//! within the grace period does not keep up: it is dropped as before, and the publication
-//! goes on. Writers are therefore slowed only by bursts, and for at most the grace period by
-//! any one stalled client.
+//! window in one go, or that reads steadily while ingest outruns the fan-out. So before a
+//! large publication, or one that would push out events published less than
+//! [`EVICTION_HORIZON`] ago, the publisher looks for streams that would lose events or pass
+//! their lag limit, and waits for them to read. A stream that has not caught up within
+//! [`KEEP_UP_GRACE`] does not keep up: it is dropped, and the publication goes on. Writers are
+//! therefore slowed by bursts and by an ingest faster than the streams read (never the
+//! dashboards that read), and for at most the grace period by any one stalled client.
+//!
+//! The horizon keeps the look off the common path: at a steady rate the window holds far
+//! more than ten seconds of events, and a publication that evicts only older ones costs no
+//! look at the streams. Once ingest is fast enough for the window to turn over within the
+//! horizon, every publication looks.
 //!
 //! Large publications go out in chunks of at most a quarter of the smaller of the window and
 //! the lag limit, so there is always room for a chunk while the readers take the one before.
@@ -22,9 +28,13 @@ use super::{remove, Hub, PublishedEvent};
 use crate::metrics::ReasonLabel;
 use crate::sync::{lock, read};
 
-/// How long a publication waits for the streams behind it to read. A stream that has left an
-/// event unread for this long after its publication does not keep up.
+/// How long a publication waits for the streams behind it to read. A stream still in its
+/// way after this long does not keep up.
 pub const KEEP_UP_GRACE: Duration = Duration::from_secs(1);
+
+/// A publication that would evict an event younger than this looks for streams that still
+/// need it (see the module's doc).
+pub const EVICTION_HORIZON: Duration = Duration::from_secs(10);
 
 /// How often a waiting publisher looks again (waiting is rare: only bursts wait).
 const RECHECK_EVERY: Duration = Duration::from_millis(1);
@@ -79,7 +89,7 @@ impl Hub {
     /// The streams that publishing `n` more events now would end though they may be reading:
     /// their oldest unread event would leave the window, or they have more than half their lag
     /// limit unread. Empty at once (without looking at any stream) for a publication that is
-    /// not a `chunk` of a larger one and pushes out only events older than the grace period.
+    /// not a `chunk` of a larger one and pushes out only events older than the horizon.
     fn streams_in_the_way(&self, n: usize, chunk: bool) -> Vec<u64> {
         let (evict_end, burst) = {
             let window = read(&self.inner.window);
@@ -88,7 +98,7 @@ impl Hub {
             let young = evicted > 0
                 && window
                     .get(evict_end - 1)
-                    .is_some_and(|e| e.published_at.elapsed() < KEEP_UP_GRACE);
+                    .is_some_and(|e| e.published_at.elapsed() < EVICTION_HORIZON);
             (evict_end, young || chunk)
         };
         if !burst {

@@ -1,6 +1,8 @@
 //! The hub's fan-out: lot index, lag limit, pacing, resume, limits, closing, pings.
 
 use super::*;
+use std::time::Duration;
+
 use futures_util::{FutureExt, StreamExt};
 
 pub(crate) fn event(id: u64, lot: &str) -> Arc<PublishedEvent> {
@@ -168,6 +170,39 @@ async fn a_paced_publication_waits_for_a_reader_and_drops_one_that_never_reads()
         "the stream that never read was dropped"
     );
     assert_eq!(hub.subscriber_count(), 1);
+}
+
+#[tokio::test]
+async fn a_reader_more_than_a_second_behind_is_waited_for_not_evicted() {
+    // Ingest outrunning the fan-out: the events a publication would evict are older than the
+    // grace period but still unread by a stream that reads. It is waited for.
+    let hub = hub(1000);
+    let mut reader = subscribe(&hub, None, None);
+    for base in (0..100).step_by(10) {
+        hub.make_room(10).await;
+        hub.publish((base + 1..=base + 10).map(|id| event(id, "a")));
+    }
+    tokio::time::sleep(KEEP_UP_GRACE + Duration::from_millis(200)).await;
+    let publishing = tokio::spawn({
+        let hub = hub.clone();
+        async move {
+            for base in (100..200).step_by(10) {
+                hub.make_room(10).await;
+                hub.publish((base + 1..=base + 10).map(|id| event(id, "a")));
+            }
+        }
+    });
+    // The publisher goes first: the reader reads only once the publisher waits for it.
+    tokio::task::yield_now().await;
+    let mut read = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while read.len() < 200 && tokio::time::Instant::now() < deadline {
+        read.extend(ready_ids(&mut reader));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    publishing.await.unwrap();
+    assert_eq!(read, (1..=200).collect::<Vec<_>>(), "every event, in order");
+    assert_eq!(hub.subscriber_count(), 1, "the reader was kept");
 }
 
 #[test]

@@ -38,6 +38,7 @@ mod occupancy_history;
 mod open_data;
 mod open_data_expected;
 mod openapi;
+mod overload;
 mod proxy;
 mod reload;
 mod rules;
