@@ -162,6 +162,10 @@ impl From<WriteError> for ApiError {
                 message: "the change was not stored; try again".into(),
                 retry_after_secs: Some(1),
             },
+            WriteError::Busy => ApiError::Unavailable {
+                message: "the server is busy; the change was not stored, try again".into(),
+                retry_after_secs: Some(1),
+            },
         }
     }
 }

@@ -101,7 +101,7 @@ where
     match store(items, batch).await {
         Ok(_) => Ok(()),
         Err(WriteError::Refused(error)) => Err(error.into()),
-        Err(WriteError::NotStored) => Err(Refusal::NotStored),
+        Err(WriteError::NotStored | WriteError::Busy) => Err(Refusal::NotStored),
     }
 }
 

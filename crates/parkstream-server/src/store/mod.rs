@@ -64,6 +64,10 @@ pub enum WriteError {
     /// nothing was applied.
     #[error("the change was not stored")]
     NotStored,
+    /// The writer's queue stayed full (ingest faster than the streams can take it); nothing
+    /// was applied, and the caller should retry later.
+    #[error("the server is busy; the change was not stored")]
+    Busy,
 }
 
 /// A published event as stored: its id, what the stream's filters need, and its JSON data.

@@ -41,6 +41,11 @@ use command::{Command, Context};
 
 pub use crate::cluster::ClusterWriting;
 
+/// The longest a request waits for a place in the writer's queue. The queue fills when
+/// writers send faster than the streams read (the writer waits for them, see `hub::pacing`);
+/// past this wait the writer is answered 503 with Retry-After rather than left hanging.
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
 /// What an operator does to an alert or a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -88,16 +93,18 @@ impl Writer {
         (Self { tx }, tokio::spawn(task.run()))
     }
 
-    /// Applies `apply` in the writer's turn and answers its outcome once stored.
+    /// Applies `apply` in the writer's turn and answers its outcome once stored; `Busy` when
+    /// the queue stays full for [`QUEUE_WAIT`].
     async fn request<T: Send + 'static>(
         &self,
         apply: impl FnOnce(&mut Txn<'_>, Context) -> Result<T, DomainError> + Send + 'static,
     ) -> Result<T, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Command::request(reply, apply))
+        let place = tokio::time::timeout(QUEUE_WAIT, self.tx.reserve())
             .await
+            .map_err(|_| WriteError::Busy)?
             .map_err(|_| WriteError::NotStored)?;
+        place.send(Command::request(reply, apply));
         answer.await.map_err(|_| WriteError::NotStored)?
     }
 

@@ -1,5 +1,6 @@
 //! The writer against a real SQLite file: refusals change nothing, a failed commit is rolled
-//! back and answered "not stored", and ids are not used up by either.
+//! back and answered "not stored", ids are not used up by either, and a queue that stays full
+//! is answered "busy".
 
 use std::sync::Arc;
 
@@ -199,4 +200,21 @@ async fn a_handle_whose_writer_is_gone_answers_not_stored() {
         gone.put_lot(id, settings, by()).await,
         Err(WriteError::NotStored)
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_finds_the_queue_full_past_the_wait_is_answered_busy() {
+    // A writer that takes nothing from its queue of one, as one held back by slow streams.
+    let (tx, _rx) = mpsc::channel(1);
+    let stuck = Writer { tx };
+    let first = tokio::spawn({
+        let stuck = stuck.clone();
+        async move { stuck.report_counts(vec![count("a", 1)], false).await }
+    });
+    tokio::task::yield_now().await;
+    let started = tokio::time::Instant::now();
+    let second = stuck.report_counts(vec![count("a", 2)], false).await;
+    assert!(matches!(second, Err(WriteError::Busy)), "{second:?}");
+    assert!(started.elapsed() >= QUEUE_WAIT, "it waited for a place first");
+    assert!(!first.is_finished(), "the queued request still waits for its answer");
 }
