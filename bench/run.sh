@@ -3,8 +3,10 @@
 # appends one JSON line per run to $OUT/results.jsonl and rewrites $OUT/results.md (the table,
 # from the latest line of each scenario and server).
 #
-# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 (default: all)
-#   SERVERS="parkstream naive-axum nchan"    which servers (s5 is parkstream's own test)
+# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 s5-pg s8 (default: all)
+#   SERVERS="parkstream naive-axum nchan"    which servers (s5, s5-pg, s8 are parkstream's own)
+#   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for s5-pg (its database
+#                                            parkstream_bench is dropped and made afresh)
 #   OUT=bench/results                        where results go
 #   PIN=1                                    server on core 0, load generator on core 1
 #   IDLE_CLIENTS=19500                       streams opened in s3 (mind `ulimit -Hn`)
@@ -19,7 +21,8 @@ OUT=${OUT:-$BENCH_DIR/results}
 IDLE_CLIENTS=${IDLE_CLIENTS:-19500}
 LOADGEN="${LOADGEN:-${PARKSTREAM_BIN:-$TARGET/release/parkstream}}"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5 s5-pg s8)
+BENCH_POSTGRES=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 mkdir -p "$OUT"
 [ -x "$LOADGEN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream
 [ -x "${NAIVE_BIN:-$TARGET/release/naive-axum}" ] || case " $SERVERS " in
@@ -105,6 +108,14 @@ for scenario in "${SCENARIOS[@]}"; do
       s4) max_rate "$server" ;;
       s5) [ "$server" = parkstream ] && run parkstream s5 --url http://127.0.0.1:18010 --ingest \
             --clients 1000 --lots 100 --batch 200 --publishers 4 --duration 15s >/dev/null ;;
+      s5-pg) [ "$server" = parkstream ] && {
+          psql "$BENCH_POSTGRES/postgres" -qc 'DROP DATABASE IF EXISTS parkstream_bench' -c 'CREATE DATABASE parkstream_bench' &&
+          DATABASE_URL="$BENCH_POSTGRES/parkstream_bench" run parkstream s5-pg --url http://127.0.0.1:18010 --ingest \
+            --clients 1000 --lots 100 --batch 200 --publishers 4 --duration 15s >/dev/null; } ;;
+      # Overload: publishers as fast as they are answered, each event to 100 of 10,000 streams,
+      # more than the fan-out delivers; they should be slowed, the dashboards never dropped.
+      s8) [ "$server" = parkstream ] && run parkstream s8 --url http://127.0.0.1:18010 --ingest \
+            --clients 10000 --lots 100 --batch 200 --publishers 16 --duration 20s >/dev/null ;;
       *) echo "unknown scenario $scenario" >&2; exit 2 ;;
     esac
   done

@@ -11,6 +11,8 @@ ROWS = [
     ("s3", "S3: idle streams, memory per stream"),
     ("s4", "S4: max rate to 1,000 clients, p99 < 100 ms"),
     ("s5", "S5: ingest, 1,000 dashboards, batches of 200"),
+    ("s5-pg", "S5 on PostgreSQL"),
+    ("s8", "S8: overload, ingest to 10,000 dashboards"),
 ]
 
 
@@ -30,9 +32,15 @@ def cell(scenario, report):
                 f"{report['server_rss_open_mib']:.0f} MiB)")
     if scenario == "s4":
         return f"{report['max_rate']:,} ev/s"
-    if scenario == "s5":
+    if scenario in ("s5", "s5-pg"):
         return (f"{report['stored_per_second']:,.0f} stored ev/s, request p99 "
                 f"{report['request_ms']['p99']:.0f} ms, {report['lost']:,} lost")
+    if scenario == "s8":
+        lag, dropped = report["lag_ms"], report.get("streams_dropped")
+        return (f"{report['stored_per_second']:,.0f} stored ev/s, {report['refused']:,} refused, "
+                f"request p99 {report['request_ms']['p99']:.0f} ms; lag p50 {lag['p50']:.0f} / "
+                f"p99 {lag['p99']:.0f} ms; {report['lost']:,} lost, {report['duplicates']:,} "
+                f"duplicated, {'?' if dropped is None else f'{dropped:,}'} streams dropped")
     return json.dumps(report)
 
 

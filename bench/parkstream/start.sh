@@ -3,7 +3,8 @@
 # auth and no per-client limits, creates the lot `bench`, and prints the server's PID last.
 # Publish with POST /api/capacity/update {"parkingLotId":"bench","occupied":N} (stored and
 # synced before it is answered), subscribe on /api/sse/dashboard?lots=bench.
-# PARKSTREAM_BIN picks another binary, PARKSTREAM_ARGS adds server flags.
+# PARKSTREAM_BIN picks another binary, PARKSTREAM_ARGS adds server flags, DATABASE_URL
+# another database (it should be empty).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 raise_limits
@@ -13,7 +14,7 @@ BIN="${PARKSTREAM_BIN:-$TARGET/release/parkstream}"
 DATA="$(mktemp -d /tmp/parkstream-bench.XXXXXX)"
 # shellcheck disable=SC2086 # PARKSTREAM_ARGS is a list of flags
 pid=$(start_bg "$DATA/server.log" "$BIN" serve --bind "127.0.0.1:$PORT" \
-  --database-url "sqlite://$DATA/bench.db" --max-clients 20000 --log-format json --auth none \
+  --database-url "${DATABASE_URL:-sqlite://$DATA/bench.db}" --max-clients 20000 --log-format json --auth none \
   --max-streams-per-ip 0 --write-rate-per-ip 0 ${PARKSTREAM_ARGS:-})
 wait_port "$PORT"
 curl -sf -X PUT "http://127.0.0.1:$PORT/api/lots/bench" -H 'content-type: application/json' \

@@ -6,7 +6,13 @@
 //! at a steady count. Events spread over `lots` lots; each dashboard watches one of them (a
 //! dashboard per lot office, as operators run them), so every event reaches
 //! `clients / lots` dashboards. Only acknowledged events count; every dashboard must receive
-//! every event of its lot, once, in order.
+//! every event of its lot, once, in order. A publisher told to retry (429 or 503) waits for
+//! its `Retry-After`, as a well-behaved sensor gateway would.
+//!
+//! Beside the rate it reports each dashboard's lag (an update's arrival against its
+//! `timestamp`, every [`LAG_SAMPLE_EVERY`]th update) and how many streams the server dropped
+//! for lag (from its metrics): an ingest faster than the fan-out should slow the publishers,
+//! not drop the dashboards (scenario S8).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +27,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::Percentiles;
+
+/// One capacity update in this many is timed for the lag figures (parsing every timestamp
+/// would load the generator more than the server).
+const LAG_SAMPLE_EVERY: u64 = 8;
 
 /// How an ingest test runs.
 #[derive(Debug, Clone)]
@@ -52,6 +62,13 @@ pub struct IngestReport {
     pub refused: u64,
     /// Request (batch) response times, in milliseconds.
     pub request_ms: Percentiles,
+    /// Dashboards' lag: an update's arrival after its `timestamp`, in milliseconds.
+    pub lag_ms: Percentiles,
+    /// Streams the server dropped as too slow (for lag, or because events they had not read
+    /// left its window) while the test ran (`None`: its metrics were not readable).
+    pub streams_dropped: Option<u64>,
+    /// Dashboards whose stream ended before the test did.
+    pub streams_ended: u64,
     /// Deliveries expected: each stored event to each dashboard of its lot.
     pub expected: u64,
     pub delivered: u64,
@@ -112,6 +129,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
             duplicates.clone(),
             stop.clone(),
         ));
+
         clients.push((
             index % lots,
             Watcher {
@@ -122,6 +140,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
         ));
     }
 
+    let dropped_before = streams_dropped(&http, &base, options.token.as_deref()).await;
     // Stored events per lot, and request times.
     let per_lot: Arc<Vec<AtomicU64>> = Arc::new((0..lots).map(|_| AtomicU64::new(0)).collect());
     let refused = Arc::new(AtomicU64::new(0));
@@ -162,8 +181,13 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
                     request = request.bearer_auth(token);
                 }
                 let sent = Instant::now();
-                let ok = matches!(request.send().await, Ok(r) if r.status().is_success());
+                let answer = request.send().await;
                 times.push(sent.elapsed());
+                let ok = matches!(&answer, Ok(r) if r.status().is_success());
+                if let Some(wait) = answer.ok().as_ref().and_then(retry_after) {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(wait.min(left)).await;
+                }
                 if ok {
                     for index in of_lots {
                         per_lot[index].fetch_add(1, Ordering::Relaxed);
@@ -201,17 +225,19 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
     stop.cancel();
     let mut delivered = 0;
     let mut duplicates = 0;
+    let mut lags = Vec::new();
+    let mut streams_ended = 0;
     for (_, watcher) in clients {
-        watcher.task.await?;
+        let (samples, ended) = watcher.task.await?;
+        lags.extend(samples);
+        streams_ended += u64::from(ended);
         delivered += watcher.delivered.load(Ordering::Relaxed);
         duplicates += watcher.duplicates.load(Ordering::Relaxed);
     }
-    times.sort_unstable();
-    let at = |q: f64| {
-        times
-            .get(((times.len() as f64 - 1.0) * q).round() as usize)
-            .map_or(0.0, |t| t.as_secs_f64() * 1000.0)
-    };
+    let dropped_after = streams_dropped(&http, &base, options.token.as_deref()).await;
+    let mut times: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+    times.sort_unstable_by(f64::total_cmp);
+    lags.sort_unstable();
     Ok(IngestReport {
         clients: options.clients,
         lots,
@@ -219,12 +245,12 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
         stored,
         stored_per_second: stored as f64 / elapsed.as_secs_f64().max(0.001),
         refused: refused.load(Ordering::Relaxed),
-        request_ms: Percentiles {
-            p50: at(0.5),
-            p90: at(0.9),
-            p99: at(0.99),
-            max: at(1.0),
-        },
+        request_ms: Percentiles::of_sorted(&times, 1000.0),
+        lag_ms: Percentiles::of_sorted(&lags, 1.0),
+        streams_ended,
+        streams_dropped: dropped_after
+            .zip(dropped_before)
+            .map(|(after, before)| after.saturating_sub(before)),
         expected,
         delivered,
         lost: expected.saturating_sub(delivered),
@@ -236,24 +262,69 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
 struct Watcher {
     delivered: Arc<AtomicU64>,
     duplicates: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    /// Ends with the lag samples, in milliseconds, and whether the stream ended first.
+    task: tokio::task::JoinHandle<(Vec<u32>, bool)>,
+}
+
+/// How long a 429 or 503 answer asks the publisher to wait.
+fn retry_after(answer: &reqwest::Response) -> Option<Duration> {
+    if !matches!(answer.status().as_u16(), 429 | 503) {
+        return None;
+    }
+    let secs = answer
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+/// The server's count of streams dropped as too slow, from `/metrics`.
+async fn streams_dropped(http: &reqwest::Client, base: &str, token: Option<&str>) -> Option<u64> {
+    let mut request = http.get(format!("{base}/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let text = request.send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let count = |reason: &str| {
+        let series = format!("parkstream_sse_subscribers_dropped_total{{reason=\"{reason}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .map_or(0, |value| value as u64)
+    };
+    Some(count("lag") + count("evicted"))
+}
+
+/// An update's age on arrival, in milliseconds, from the `timestamp` in its data.
+fn lag_ms(data: &str) -> Option<u32> {
+    let at = data.split_once("\"timestamp\":\"")?.1.split_once('"')?.0;
+    let sent = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    let lag = chrono::Utc::now().signed_duration_since(sent).num_milliseconds();
+    u32::try_from(lag.max(0)).ok()
 }
 
 /// Counts a stream's capacity updates until `stop`; an id not above the last one seen is a
-/// duplicate (ids strictly increase on a stream).
+/// duplicate (ids strictly increase on a stream). Returns the lag samples, and whether the
+/// stream ended before `stop`.
 async fn watch(
     mut events: EventStream,
     delivered: Arc<AtomicU64>,
     duplicates: Arc<AtomicU64>,
     stop: tokio_util::sync::CancellationToken,
-) {
+) -> (Vec<u32>, bool) {
     let mut last_id = 0u64;
+    let mut lags = Vec::new();
     loop {
         let item = tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => return (lags, false),
             item = events.next() => item,
         };
-        let Some(Ok(item)) = item else { return };
+        let Some(Ok(item)) = item else {
+            return (lags, true);
+        };
         let SseItem::Event(event) = item else {
             continue;
         };
@@ -270,6 +341,8 @@ async fn watch(
             continue;
         }
         last_id = id;
-        delivered.fetch_add(1, Ordering::Relaxed);
+        if delivered.fetch_add(1, Ordering::Relaxed) % LAG_SAMPLE_EVERY == 0 {
+            lags.extend(lag_ms(&event.data));
+        }
     }
 }

@@ -116,6 +116,23 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+impl Percentiles {
+    /// The percentiles of `sorted` (ascending), each scaled by `scale`; zeros when empty.
+    pub fn of_sorted<T: Copy + Into<f64>>(sorted: &[T], scale: f64) -> Self {
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(0.0, |v| (*v).into() * scale)
+        };
+        Self {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
 /// The lot the load test publishes to (created if missing).
 const LOT: &str = "loadtest";
 
@@ -289,11 +306,6 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         latencies.extend(seen.latencies_us);
     }
     latencies.sort_unstable();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
     let expected = published * options.clients as u64;
     Ok(Report {
         clients: options.clients,
@@ -304,12 +316,7 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         lost: expected.saturating_sub(delivered),
         duplicates,
         out_of_order,
-        latency_ms: Percentiles {
-            p50: at(0.5),
-            p90: at(0.9),
-            p99: at(0.99),
-            max: at(1.0),
-        },
+        latency_ms: Percentiles::of_sorted(&latencies, 1e-3),
         deliveries_per_second: delivered as f64 / seconds.max(0.001),
         server,
         loadgen,
