@@ -93,11 +93,18 @@ impl EventStream {
                 body,
             });
         }
-        Ok(Self {
+        Ok(Self::from_response(response))
+    }
+
+    /// The events of a stream response requested some other way (with headers of the
+    /// caller's own, or to see a refusal's status and headers first); the caller has checked
+    /// that its status is a success.
+    pub fn from_response(response: reqwest::Response) -> Self {
+        Self {
             body: Box::pin(response.bytes_stream()),
             parser: SseParser::new(),
             ready: Vec::new(),
-        })
+        }
     }
 }
 

@@ -82,6 +82,12 @@ pub struct LoadtestSettings {
     /// server's memory per open stream (needs `--server-pid`).
     #[arg(long, requires = "server_pid", conflicts_with = "ingest")]
     pub idle: bool,
+
+    /// Streams that are cut resume with `Last-Event-ID` (waiting out `Retry-After`), and
+    /// publications are retried until stored: for restarting the server while the test runs.
+    /// Reports the reconnections (when, how long away, every answer other than 200).
+    #[arg(long, conflicts_with_all = ["ingest", "idle"])]
+    pub reconnect: bool,
 }
 
 /// A publication body for `loadtest --body`: must carry the sequence number.

@@ -31,6 +31,7 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
         generic,
         pub_conns: settings.pub_conns,
         server,
+        reconnect: settings.reconnect,
     };
     if let (true, Some(watch)) = (settings.idle, server) {
         let report = idle(options, watch).await?;
@@ -66,6 +67,20 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
             server.cpu_percent, server.rss_mib, report.loadgen.cpu_percent
         );
     }
+    if let Some(storm) = &report.storm {
+        println!(
+            "{} reconnections over {:.0} ms, all back {:.0} ms after the first cut (away p50 {:.0} / max {:.0} ms); answers other than 200: {:?} ({} without Retry-After); {} attempts unreachable, {} gave up",
+            storm.reconnects,
+            storm.cut_spread_ms.max,
+            storm.all_back_ms,
+            storm.away_ms.p50,
+            storm.away_ms.max,
+            storm.answers,
+            storm.without_retry_after,
+            storm.unreachable,
+            storm.gave_up
+        );
+    }
     println!("{}", serde_json::to_string(&report)?);
     anyhow::ensure!(
         report.lost == 0 && report.duplicates == 0,
@@ -99,6 +114,16 @@ async fn ingest_command(settings: LoadtestSettings) -> anyhow::Result<()> {
         report.expected,
         report.lost,
         report.duplicates
+    );
+    let lag = &report.lag_ms;
+    println!(
+        "dashboards' lag p50 {:.0} ms, p99 {:.0} ms; {} streams dropped by the server, {} ended early",
+        lag.p50,
+        lag.p99,
+        report
+            .streams_dropped
+            .map_or_else(|| "?".to_owned(), |n| n.to_string()),
+        report.streams_ended
     );
     println!("{}", serde_json::to_string(&report)?);
     anyhow::ensure!(

@@ -7,10 +7,12 @@
 //! With a [`GenericTarget`] it drives any SSE server the same way (one POST per event, the
 //! number found in each received event's data), which is how docs/performance.md compares
 //! parkstream with other servers; with a [`Watch`] it also reports the server's CPU and
-//! memory ([`usage`]), and [`idle`] measures memory per open stream.
+//! memory ([`usage`]), and [`idle`] measures memory per open stream. With `reconnect` its
+//! streams resume by id when cut, through a server restart ([`storm`]).
 
 mod command;
 pub mod ingest;
+pub mod storm;
 pub mod usage;
 
 pub use command::command;
@@ -46,6 +48,9 @@ pub struct LoadtestOptions {
     pub pub_conns: usize,
     /// The server process to measure.
     pub server: Option<Watch>,
+    /// Streams resume by id when cut, and publications are retried until stored: for a
+    /// server restarted while the test runs.
+    pub reconnect: bool,
 }
 
 impl Default for LoadtestOptions {
@@ -59,6 +64,7 @@ impl Default for LoadtestOptions {
             generic: None,
             pub_conns: 1,
             server: None,
+            reconnect: false,
         }
     }
 }
@@ -106,6 +112,8 @@ pub struct Report {
     pub server: Option<UsageReport>,
     /// This load generator over the same window.
     pub loadgen: UsageReport,
+    /// With `reconnect`: the streams' reconnections.
+    pub storm: Option<storm::StormReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,6 +240,13 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     // Send times by sequence number, shared with every client: atomics, not a lock, since
     // every delivery reads one and the readers of all streams would contend for a lock.
     let sent = Arc::new(SendTimes::new(total));
+    let storm = options.reconnect.then(|| {
+        Arc::new(Resume {
+            storm: storm::Storm::default(),
+            http: http.clone(),
+            token: options.token.clone(),
+        })
+    });
     let mut clients = Vec::with_capacity(options.clients);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(options.clients.max(1));
     for _ in 0..options.clients {
@@ -242,6 +257,7 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
             total,
             ready_tx.clone(),
             endpoints.clone(),
+            storm.clone(),
         )));
     }
     for _ in 0..options.clients {
@@ -268,16 +284,20 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
                     Duration::from_secs_f64((seq - 1) as f64 / f64::from(options.rate.max(1)));
                 tokio::time::sleep_until((started + due).into()).await;
                 sent.record(seq);
-                let response = authorized(http.post(&endpoints.publish), &options)
-                    .header("content-type", "application/json")
-                    .body(endpoints.body(seq))
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "publishing: {}",
-                    response.status()
-                );
+                loop {
+                    let response = authorized(http.post(&endpoints.publish), &options)
+                        .header("content-type", "application/json")
+                        .body(endpoints.body(seq))
+                        .send()
+                        .await;
+                    let status = response.as_ref().map(reqwest::Response::status);
+                    if matches!(status, Ok(s) if s.is_success()) {
+                        break;
+                    }
+                    // Through a restart the publication waits for the server to be back.
+                    anyhow::ensure!(options.reconnect, "publishing: {status:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 published += 1;
             }
             anyhow::Ok(published)
@@ -320,6 +340,7 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         deliveries_per_second: delivered as f64 / seconds.max(0.001),
         server,
         loadgen,
+        storm: storm.map(|resume| resume.storm.report()),
     })
 }
 
@@ -411,13 +432,22 @@ struct Seen {
     latencies_us: Vec<u32>,
 }
 
-/// Reads one stream until every event arrived or the stream stayed quiet for the drain time.
+/// How cut streams are opened again (`reconnect`).
+struct Resume {
+    storm: storm::Storm,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+/// Reads one stream until every event arrived or the stream stayed quiet for the drain time;
+/// with `resume`, a stream that ends is opened again after the last id it received.
 async fn receive(
     mut events: EventStream,
     sent: Arc<SendTimes>,
     total: u64,
     ready: tokio::sync::mpsc::Sender<()>,
     endpoints: Arc<Endpoints>,
+    resume: Option<Arc<Resume>>,
 ) -> Seen {
     const DRAIN: Duration = Duration::from_secs(5);
     let mut seen = Seen {
@@ -428,20 +458,44 @@ async fn receive(
     };
     let mut got = vec![false; total as usize + 1];
     let mut highest = 0;
+    let mut announced = false;
+    let mut last_id: Option<String> = None;
     if !endpoints.announces {
         let _ = ready.send(()).await;
+        announced = true;
     }
     while seen.delivered < total {
-        let Ok(Some(Ok(item))) = tokio::time::timeout(DRAIN, events.next()).await else {
+        let Ok(next) = tokio::time::timeout(DRAIN, events.next()).await else {
             break;
+        };
+        let Some(Ok(item)) = next else {
+            match &resume {
+                Some(resume) => {
+                    let token = resume.token.as_deref();
+                    let (http, client) = (&resume.http, &endpoints.stream);
+                    match resume.storm.reopen(http, client, token, last_id.as_deref()).await {
+                        Some(reopened) => {
+                            events = reopened;
+                            continue;
+                        }
+                        None => break,
+                    }
+                }
+                None => break,
+            }
         };
         let now = Instant::now();
         let SseItem::Event(event) = item else {
             continue;
         };
         if endpoints.announces && event.event == "connected" {
-            let _ = ready.send(()).await;
+            if !std::mem::replace(&mut announced, true) {
+                let _ = ready.send(()).await;
+            }
             continue;
+        }
+        if event.id.is_some() {
+            last_id.clone_from(&event.id);
         }
         let Some(seq) = sequence_number(&event.data, &endpoints.seq_prefix)
             .filter(|seq| (1..=total).contains(seq))

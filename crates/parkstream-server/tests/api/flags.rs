@@ -191,6 +191,7 @@ const CASES: &[(&str, &[&str], &str, &str)] = &[
     ("loadtest", &["--url", URL], "--server-pid", "0"),
     ("loadtest", &["--url", URL], "--server-tree", "yes"),
     ("loadtest", &["--url", URL], "--idle", "no"),
+    ("loadtest", &["--url", URL], "--reconnect", "yes"),
     (
         "backup",
         &["--to", "copy.db"],

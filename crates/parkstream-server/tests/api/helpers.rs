@@ -79,7 +79,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
 }
 
 async fn start(settings: ServeSettings, dir: Arc<TempDir>) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    start_on("127.0.0.1:0".parse().expect("address"), settings, dir).await
+}
+
+async fn start_on(addr: SocketAddr, settings: ServeSettings, dir: Arc<TempDir>) -> TestApp {
+    let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(parkstream_server::run(
@@ -118,6 +122,14 @@ impl TestApp {
     /// Stops the server and starts it again on the same database (on a new port).
     pub async fn restart(self) -> TestApp {
         self.restart_with(|_| {}).await
+    }
+
+    /// Stops the server and starts it again on the same database and port, as a restarted
+    /// service comes back where its clients look for it.
+    pub async fn restart_in_place(self) -> TestApp {
+        let addr = self.addr;
+        let (settings, dir) = self.stop().await;
+        start_on(addr, settings, dir).await
     }
 
     /// Stops the server and starts it again on the same database, with settings changed by

@@ -1,11 +1,12 @@
 //! `parkstream loadtest` against the real server: a short run with hundreds of streams
-//! delivers everything, once, in order (timing is reported, not asserted).
+//! delivers everything, once, in order, also through a restart (timing is reported, not
+//! asserted).
 
 use std::time::Duration;
 
 use parkstream_server::loadtest::{self, LoadtestOptions};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_load_test_loses_and_duplicates_nothing() {
@@ -100,4 +101,42 @@ async fn the_generic_mode_drives_a_server_by_its_urls_and_reports_the_servers_us
     assert_eq!((report.lost, report.duplicates), (0, 0));
     let server = report.server.expect("the watched process is reported");
     assert!(server.rss_mib > 0.0 && server.cpu_s >= 0.0, "{server:?}");
+}
+
+/// Scenario S7 of docs/performance.md at test scale: the server is stopped (draining its
+/// streams over half a second) and started again on the same port while events flow; every
+/// stream comes back by id with nothing lost or twice, and no answer but 503 with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_resume_through_a_restart_and_lose_or_repeat_nothing() {
+    let app = spawn_app_with(|s| s.shutdown_drain = Duration::from_millis(500)).await;
+    let options = LoadtestOptions {
+        url: app.url(""),
+        clients: 200,
+        rate: 50,
+        duration: Duration::from_secs(4),
+        reconnect: true,
+        ..LoadtestOptions::default()
+    };
+    let run = tokio::spawn(loadtest::run(options));
+    let published = "parkstream_events_published_total{type=\"capacity_update\"}";
+    while app.metric(published).await < 30.0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let app = app.restart_in_place().await;
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.published, 200);
+    assert_eq!(report.delivered, report.expected, "{report:?}");
+    assert_eq!((report.lost, report.duplicates), (0, 0));
+    let storm = report.storm.expect("a reconnecting run reports its reconnections");
+    assert_eq!(storm.reconnects, 200, "every stream was cut once: {storm:?}");
+    assert_eq!(storm.gave_up, 0);
+    assert!(
+        storm.answers.keys().all(|status| *status == 503) && storm.without_retry_after == 0,
+        "only 503 with Retry-After: {storm:?}"
+    );
+    assert!(
+        storm.cut_spread_ms.max > 100.0,
+        "the drain spread the cuts: {storm:?}"
+    );
+    app.stop().await;
 }
