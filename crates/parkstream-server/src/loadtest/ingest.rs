@@ -287,7 +287,15 @@ async fn streams_dropped(http: &reqwest::Client, base: &str, token: Option<&str>
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let text = request.send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let text = request
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .text()
+        .await
+        .ok()?;
     let count = |reason: &str| {
         let series = format!("parkstream_sse_subscribers_dropped_total{{reason=\"{reason}\"}} ");
         text.lines()
@@ -302,7 +310,9 @@ async fn streams_dropped(http: &reqwest::Client, base: &str, token: Option<&str>
 fn lag_ms(data: &str) -> Option<u32> {
     let at = data.split_once("\"timestamp\":\"")?.1.split_once('"')?.0;
     let sent = chrono::DateTime::parse_from_rfc3339(at).ok()?;
-    let lag = chrono::Utc::now().signed_duration_since(sent).num_milliseconds();
+    let lag = chrono::Utc::now()
+        .signed_duration_since(sent)
+        .num_milliseconds();
     u32::try_from(lag.max(0)).ok()
 }
 

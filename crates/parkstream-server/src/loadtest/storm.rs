@@ -125,7 +125,9 @@ impl Storm {
             .map(|(at, d)| *at + *d)
             .max()
             .zip(first)
-            .map_or(0.0, |(last, first)| last.duration_since(first).as_secs_f64());
+            .map_or(0.0, |(last, first)| {
+                last.duration_since(first).as_secs_f64()
+            });
         StormReport {
             reconnects: tally.cuts.len() as u64,
             cut_spread_ms: Percentiles::of_sorted(&spread, 1000.0),

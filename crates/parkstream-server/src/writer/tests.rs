@@ -215,6 +215,12 @@ async fn a_request_that_finds_the_queue_full_past_the_wait_is_answered_busy() {
     let started = tokio::time::Instant::now();
     let second = stuck.report_counts(vec![count("a", 2)], false).await;
     assert!(matches!(second, Err(WriteError::Busy)), "{second:?}");
-    assert!(started.elapsed() >= QUEUE_WAIT, "it waited for a place first");
-    assert!(!first.is_finished(), "the queued request still waits for its answer");
+    assert!(
+        started.elapsed() >= QUEUE_WAIT,
+        "it waited for a place first"
+    );
+    assert!(
+        !first.is_finished(),
+        "the queued request still waits for its answer"
+    );
 }

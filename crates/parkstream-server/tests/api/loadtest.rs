@@ -127,8 +127,13 @@ async fn streams_resume_through_a_restart_and_lose_or_repeat_nothing() {
     assert_eq!(report.published, 200);
     assert_eq!(report.delivered, report.expected, "{report:?}");
     assert_eq!((report.lost, report.duplicates), (0, 0));
-    let storm = report.storm.expect("a reconnecting run reports its reconnections");
-    assert_eq!(storm.reconnects, 200, "every stream was cut once: {storm:?}");
+    let storm = report
+        .storm
+        .expect("a reconnecting run reports its reconnections");
+    assert_eq!(
+        storm.reconnects, 200,
+        "every stream was cut once: {storm:?}"
+    );
     assert_eq!(storm.gave_up, 0);
     assert!(
         storm.answers.keys().all(|status| *status == 503) && storm.without_retry_after == 0,

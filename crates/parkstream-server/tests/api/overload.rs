@@ -84,7 +84,9 @@ async fn dashboards_that_read_keep_every_event_while_writers_outrun_the_fan_out(
     }
     for lot in 0..LOTS {
         let last = u32::try_from(LAST).unwrap();
-        let answer = app.post_capacity(&count_batch(&format!("o{lot}"), [last])).await;
+        let answer = app
+            .post_capacity(&count_batch(&format!("o{lot}"), [last]))
+            .await;
         assert_eq!(answer.status(), 200);
     }
 
