@@ -3,8 +3,8 @@
 # appends one JSON line per run to $OUT/results.jsonl and rewrites $OUT/results.md (the table,
 # from the latest line of each scenario and server).
 #
-# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 s5-pg s8 (default: all)
-#   SERVERS="parkstream naive-axum nchan"    which servers (s5, s5-pg, s8 are parkstream's own)
+# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 s5-pg s7 s8 (default: all)
+#   SERVERS="parkstream naive-axum nchan"    which servers (s5, s5-pg, s7, s8 are parkstream's own)
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for s5-pg (its database
 #                                            parkstream_bench is dropped and made afresh)
 #   OUT=bench/results                        where results go
@@ -21,7 +21,7 @@ OUT=${OUT:-$BENCH_DIR/results}
 IDLE_CLIENTS=${IDLE_CLIENTS:-19500}
 LOADGEN="${LOADGEN:-${PARKSTREAM_BIN:-$TARGET/release/parkstream}}"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5 s5-pg s8)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5 s5-pg s7 s8)
 BENCH_POSTGRES=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 mkdir -p "$OUT"
 [ -x "$LOADGEN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream
@@ -76,7 +76,8 @@ max_rate() {
   local server="$1" pass=0 fail=0 rate=400 report
   # shellcheck disable=SC2046
   while :; do
-    report=$(run "$server" s4-step $(target_args "$server") --clients 1000 --rate "$rate" --duration 5s --pub-conns 32)
+    report=$(run "$server" s4-step $(target_args "$server") --clients 1000 --rate "$rate" --duration 5s --pub-conns 32) ||
+      { echo "$server: giving up on s4" >&2; return 1; }
     if python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r and r["lost"]==0 and r["deliveries_per_second"]>=0.9*r["rate"]*r["clients"] and r["latency_ms"]["p99"]<100 else 1)' "$report"; then
       pass=$rate
     else
@@ -98,6 +99,35 @@ print(json.dumps({"server": server, "scenario": "s4", "at": datetime.datetime.no
 PY
 }
 
+# S7: a restart under load. 10,000 streams resume by id while 20 ev/s flow; 20 s after the
+# load generator starts (its streams open in about 10 s) the server gets SIGTERM, drains, and
+# is started again on the same database and port.
+storm() {
+  local data pid loadgen_pid report
+  data=$(mktemp -d /tmp/parkstream-bench.XXXXXX)
+  pid=$(DATA_DIR="$data" PIN=${PIN:-0} "$BENCH_DIR/parkstream/start.sh" | tail -n1) || return 1
+  sleep 1
+  echo "== parkstream s7: restart under 10,000 streams" >&2
+  # shellcheck disable=SC2046 # target_args is a list of arguments
+  loadgen $(target_args parkstream) --clients 10000 --rate 20 --duration 30s --pub-conns 4 \
+    --reconnect >"$OUT/last.txt" &
+  loadgen_pid=$!
+  sleep 20
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  pid=$(DATA_DIR="$data" PIN=${PIN:-0} "$BENCH_DIR/parkstream/start.sh" | tail -n1) || return 1
+  wait "$loadgen_pid"
+  cat "$OUT/last.txt" >&2
+  report=$(tail -n1 "$OUT/last.txt")
+  "$BENCH_DIR/stop.sh" "$pid"
+  case "$report" in "{"*) ;; *) report=null ;; esac
+  python3 - "$report" >>"$OUT/results.jsonl" <<'PY'
+import json, sys, datetime
+print(json.dumps({"server": "parkstream", "scenario": "s7", "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "report": json.loads(sys.argv[1])}))
+PY
+}
+
 for scenario in "${SCENARIOS[@]}"; do
   for server in $SERVERS; do
     # shellcheck disable=SC2046 # target_args is a list of arguments
@@ -112,6 +142,7 @@ for scenario in "${SCENARIOS[@]}"; do
           psql "$BENCH_POSTGRES/postgres" -qc 'DROP DATABASE IF EXISTS parkstream_bench' -c 'CREATE DATABASE parkstream_bench' &&
           DATABASE_URL="$BENCH_POSTGRES/parkstream_bench" run parkstream s5-pg --url http://127.0.0.1:18010 --ingest \
             --clients 1000 --lots 100 --batch 200 --publishers 4 --duration 15s >/dev/null; } ;;
+      s7) [ "$server" = parkstream ] && storm ;;
       # Overload: publishers as fast as they are answered, each event to 100 of 10,000 streams,
       # more than the fan-out delivers; they should be slowed, the dashboards never dropped.
       s8) [ "$server" = parkstream ] && run parkstream s8 --url http://127.0.0.1:18010 --ingest \

@@ -1,5 +1,10 @@
 """Writes the markdown table of docs/performance.md from bench/run.sh's results.jsonl: one
-row per scenario, one column per server, each cell from the latest run of that pair."""
+row per scenario, one column per server, each cell from the latest run of that pair. Where
+S1 or S2 ran three times or more pinned (PIN=1), a second table gives the median of the
+last three pinned runs (latency percentiles and CPU per delivery, each the median on its
+own)."""
+
+import statistics
 
 import json
 import sys
@@ -12,6 +17,7 @@ ROWS = [
     ("s4", "S4: max rate to 1,000 clients, p99 < 100 ms"),
     ("s5", "S5: ingest, 1,000 dashboards, batches of 200"),
     ("s5-pg", "S5 on PostgreSQL"),
+    ("s7", "S7: restart under 10,000 streams, 20 ev/s"),
     ("s8", "S8: overload, ingest to 10,000 dashboards"),
 ]
 
@@ -35,6 +41,14 @@ def cell(scenario, report):
     if scenario in ("s5", "s5-pg"):
         return (f"{report['stored_per_second']:,.0f} stored ev/s, request p99 "
                 f"{report['request_ms']['p99']:.0f} ms, {report['lost']:,} lost")
+    if scenario == "s7":
+        st = report["storm"]
+        answers = ", ".join(f"{n:,} × {code}" for code, n in st["answers"].items()) or "none"
+        return (f"{st['reconnects']:,} resumed, cuts spread over {st['cut_spread_ms']['max']:,.0f} ms, "
+                f"all back {st['all_back_ms']:,.0f} ms after the first cut (away p50 "
+                f"{st['away_ms']['p50']:,.0f} / max {st['away_ms']['max']:,.0f} ms); answers other "
+                f"than 200: {answers} ({st['without_retry_after']} without Retry-After); "
+                f"{report['lost']:,} lost, {report['duplicates']:,} duplicated")
     if scenario == "s8":
         lag, dropped = report["lag_ms"], report.get("streams_dropped")
         return (f"{report['stored_per_second']:,.0f} stored ev/s, {report['refused']:,} refused, "
@@ -44,8 +58,45 @@ def cell(scenario, report):
     return json.dumps(report)
 
 
+def cpu_us_per_delivery(report):
+    server = report.get("server") or {}
+    if not server or not report["deliveries_per_second"]:
+        return None
+    return server["cpu_percent"] / 100 / report["deliveries_per_second"] * 1e6
+
+
+def medians(runs):
+    """The medians-of-three table, from every pinned run of S1 and S2 in order."""
+    rows, any_median = [], False
+    for scenario, title in ROWS[:2]:
+        cells = []
+        for server in SERVERS:
+            last = [r for r in runs.get((scenario, server), []) if r][-3:]
+            if len(last) < 3:
+                cells.append("n/a")
+                continue
+            med = lambda f: statistics.median(f(r) for r in last)
+            cpu = [c for c in map(cpu_us_per_delivery, last) if c is not None]
+            text = (f"p50 {med(lambda r: r['latency_ms']['p50']):.1f} / p99 "
+                    f"{med(lambda r: r['latency_ms']['p99']):.1f} ms")
+            if len(cpu) == 3:
+                text += f"; server {statistics.median(cpu):.2f} µs CPU per delivery"
+            cells.append(text)
+            any_median = True
+        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    if not any_median:
+        return
+    print()
+    print("Pinned (server on core 0, load generator on core 1), medians of the last three runs:")
+    print()
+    print("| Scenario | " + " | ".join(SERVERS) + " |")
+    print("|---" * (len(SERVERS) + 1) + "|")
+    for row in rows:
+        print(row)
+
+
 def main():
-    latest, steps = {}, {}
+    latest, steps, runs = {}, {}, {}
     with open(sys.argv[1]) as results:
         for line in results:
             run = json.loads(line)
@@ -53,6 +104,8 @@ def main():
                 r = run["report"]
                 steps.setdefault(run["server"], {})[r["rate"]] = r["latency_ms"]["p99"]
             latest[(run["scenario"], run["server"])] = run["report"]
+            if run.get("pin"):
+                runs.setdefault((run["scenario"], run["server"]), []).append(run["report"])
     print("| Scenario | " + " | ".join(SERVERS) + " |")
     print("|---" * (len(SERVERS) + 1) + "|")
     for scenario, title in ROWS:
@@ -69,6 +122,7 @@ def main():
                     text += f" (p99 {p99:.0f} ms)"
             cells.append(text)
         print(f"| {title} | " + " | ".join(cells) + " |")
+    medians(runs)
 
 
 main()

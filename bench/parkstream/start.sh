@@ -4,16 +4,17 @@
 # Publish with POST /api/capacity/update {"parkingLotId":"bench","occupied":N} (stored and
 # synced before it is answered), subscribe on /api/sse/dashboard?lots=bench.
 # PARKSTREAM_BIN picks another binary, PARKSTREAM_ARGS adds server flags, DATABASE_URL
-# another database (it should be empty).
+# another database (it should be empty), DATA_DIR the folder of the SQLite file and the log
+# (to start again on the same database).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 raise_limits
 PORT=${PORT:-18010}
 BIN="${PARKSTREAM_BIN:-$TARGET/release/parkstream}"
 [ -x "$BIN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream >&2
-DATA="$(mktemp -d /tmp/parkstream-bench.XXXXXX)"
+DATA="${DATA_DIR:-$(mktemp -d /tmp/parkstream-bench.XXXXXX)}"
 # shellcheck disable=SC2086 # PARKSTREAM_ARGS is a list of flags
-pid=$(start_bg "$DATA/server.log" "$BIN" serve --bind "127.0.0.1:$PORT" \
+pid=$(start_bg "$DATA/server-$(date +%s%N).log" "$BIN" serve --bind "127.0.0.1:$PORT" \
   --database-url "${DATABASE_URL:-sqlite://$DATA/bench.db}" --max-clients 20000 --log-format json --auth none \
   --max-streams-per-ip 0 --write-rate-per-ip 0 ${PARKSTREAM_ARGS:-})
 wait_port "$PORT"
