@@ -10,7 +10,7 @@
 //! its `Retry-After`, as a well-behaved sensor gateway would.
 //!
 //! Beside the rate it reports each dashboard's lag (an update's arrival against its
-//! `timestamp`, every [`LAG_SAMPLE_EVERY`]th update) and how many streams the server dropped
+//! `timestamp`, every eighth update) and how many streams the server dropped
 //! for lag (from its metrics): an ingest faster than the fan-out should slow the publishers,
 //! not drop the dashboards (scenario S8).
 

@@ -12,23 +12,23 @@
 
 mod command;
 pub mod ingest;
+mod receive;
 pub mod storm;
 pub mod usage;
 
 pub use command::command;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
 use parkstream_client::{Client, EventStream};
-use parkstream_protocol::sse::SseItem;
 use parkstream_protocol::EventType;
 use serde::Serialize;
 use serde_json::json;
 
+use receive::{receive, Resume, SendTimes};
 use usage::UsageReport;
 
 /// How a load test runs.
@@ -385,173 +385,4 @@ pub async fn idle(options: LoadtestOptions, watch: Watch) -> anyhow::Result<Idle
         server_rss_open_mib: open.rss_kib as f64 / 1024.0,
         kib_per_stream: grown / options.clients.max(1) as f64,
     })
-}
-
-/// When each sequence number was published.
-struct SendTimes {
-    origin: Instant,
-    /// Nanoseconds after `origin`, plus one (zero: not sent yet), by sequence number.
-    at: Vec<AtomicU64>,
-}
-
-impl SendTimes {
-    fn new(total: u64) -> Self {
-        Self {
-            origin: Instant::now(),
-            at: (0..=total).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn record(&self, seq: u64) {
-        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-        self.at[seq as usize].store(nanos + 1, Ordering::Release);
-    }
-
-    fn get(&self, seq: u64) -> Option<Instant> {
-        match self.at[seq as usize].load(Ordering::Acquire) {
-            0 => None,
-            nanos => Some(self.origin + Duration::from_nanos(nanos - 1)),
-        }
-    }
-}
-
-/// The number right after `prefix` in `data`.
-fn sequence_number(data: &str, prefix: &str) -> Option<u64> {
-    let rest = &data[data.find(prefix)? + prefix.len()..];
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
-}
-
-/// What one client saw.
-struct Seen {
-    delivered: u64,
-    duplicates: u64,
-    out_of_order: u64,
-    latencies_us: Vec<u32>,
-}
-
-/// How cut streams are opened again (`reconnect`).
-struct Resume {
-    storm: storm::Storm,
-    http: reqwest::Client,
-    token: Option<String>,
-}
-
-/// Reads one stream until every event arrived or the stream stayed quiet for the drain time;
-/// with `resume`, a stream that ends is opened again after the last id it received.
-async fn receive(
-    mut events: EventStream,
-    sent: Arc<SendTimes>,
-    total: u64,
-    ready: tokio::sync::mpsc::Sender<()>,
-    endpoints: Arc<Endpoints>,
-    resume: Option<Arc<Resume>>,
-) -> Seen {
-    // Quiet this long, a stream is done; through a restart the quiet lasts as long as the
-    // server is away.
-    let drain = if resume.is_some() {
-        Duration::from_secs(30)
-    } else {
-        Duration::from_secs(5)
-    };
-    let mut seen = Seen {
-        delivered: 0,
-        duplicates: 0,
-        out_of_order: 0,
-        latencies_us: Vec::new(),
-    };
-    let mut got = vec![false; total as usize + 1];
-    let mut highest = 0;
-    let mut announced = false;
-    let mut last_id: Option<String> = None;
-    if !endpoints.announces {
-        let _ = ready.send(()).await;
-        announced = true;
-    }
-    while seen.delivered < total {
-        let Ok(next) = tokio::time::timeout(drain, events.next()).await else {
-            break;
-        };
-        let Some(Ok(item)) = next else {
-            match &resume {
-                Some(resume) => {
-                    let token = resume.token.as_deref();
-                    let (http, client) = (&resume.http, &endpoints.stream);
-                    match resume
-                        .storm
-                        .reopen(http, client, token, last_id.as_deref())
-                        .await
-                    {
-                        Some(reopened) => {
-                            events = reopened;
-                            continue;
-                        }
-                        None => break,
-                    }
-                }
-                None => break,
-            }
-        };
-        let now = Instant::now();
-        let SseItem::Event(event) = item else {
-            continue;
-        };
-        if endpoints.announces && event.event == "connected" {
-            if !std::mem::replace(&mut announced, true) {
-                let _ = ready.send(()).await;
-            }
-            continue;
-        }
-        let Some(seq) = sequence_number(&event.data, &endpoints.seq_prefix)
-            .filter(|seq| (1..=total).contains(seq))
-        else {
-            continue;
-        };
-        if resume.is_some() {
-            // Through a restart a publication whose answer was lost is posted again and
-            // stored twice, under two ids: that is the publisher's doing. What the server
-            // must not do is send an id again, so duplicates are counted by id here.
-            let id = event.id.as_deref().and_then(|id| id.parse::<u64>().ok());
-            let last = last_id.as_deref().and_then(|id| id.parse::<u64>().ok());
-            if id.is_some() && id <= last {
-                seen.duplicates += 1;
-                continue;
-            }
-            last_id.clone_from(&event.id);
-            if got[seq as usize] {
-                continue;
-            }
-        }
-        if std::mem::replace(&mut got[seq as usize], true) {
-            seen.duplicates += 1;
-            continue;
-        }
-        if seq < highest {
-            seen.out_of_order += 1;
-        }
-        highest = highest.max(seq);
-        seen.delivered += 1;
-        if let Some(at) = sent.get(seq) {
-            let micros = now.saturating_duration_since(at).as_micros();
-            seen.latencies_us
-                .push(u32::try_from(micros).unwrap_or(u32::MAX));
-        }
-    }
-    seen
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sequence_number;
-
-    #[test]
-    fn the_sequence_number_is_the_digits_after_the_first_prefix() {
-        let data = r#"{"parkingLotId":"loadtest","occupied":42,"totalSlots":7}"#;
-        assert_eq!(sequence_number(data, r#""occupied":"#), Some(42));
-        assert_eq!(sequence_number("seq=7 seq=8", "seq="), Some(7));
-        assert_eq!(sequence_number(r#"{"seq":"x"}"#, r#""seq":"#), None);
-        assert_eq!(sequence_number("nothing", "seq="), None);
-    }
 }
