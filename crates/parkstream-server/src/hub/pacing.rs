@@ -36,7 +36,8 @@ pub const KEEP_UP_GRACE: Duration = Duration::from_secs(1);
 /// need it (see the module's doc).
 pub const EVICTION_HORIZON: Duration = Duration::from_secs(10);
 
-/// How often a waiting publisher looks again (waiting is rare: only bursts wait).
+/// How often a waiting publisher looks again (waiting is rare: only bursts and an ingest
+/// faster than the streams read wait).
 const RECHECK_EVERY: Duration = Duration::from_millis(1);
 
 /// The most events published at once by [`Hub::publish_paced`]: a quarter of the smaller of

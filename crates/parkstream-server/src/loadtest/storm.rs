@@ -3,7 +3,7 @@
 //!
 //! A stream that ends asks again with `Last-Event-ID` until it is answered 200: every answer
 //! other than 200 is counted by status (and whether it carried `Retry-After`, which it
-//! waits), a connection that could not be made is counted as unreachable. The report gives
+//! waits out), a connection that could not be made is counted as unreachable. The report gives
 //! when the streams were cut (spread by the server's drain) and how long each was away.
 
 use std::collections::BTreeMap;
