@@ -10,9 +10,9 @@
 //! its `Retry-After`, as a well-behaved sensor gateway would.
 //!
 //! Beside the rate it reports each dashboard's lag (an update's arrival against its
-//! `timestamp`, every eighth update) and how many streams the server dropped
-//! for lag (from its metrics): an ingest faster than the fan-out should slow the publishers,
-//! not drop the dashboards (scenario S8).
+//! `timestamp`, every eighth update) and how many streams the server dropped as too slow
+//! (from its metrics): an ingest faster than the fan-out should slow the publishers, not
+//! drop the dashboards (scenario S8).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -55,6 +55,13 @@ async fn a_short_ingest_test_stores_batches_and_every_dashboard_gets_its_lots_ev
     assert_eq!(report.expected, report.stored * 10, "{report:?}");
     assert_eq!(report.delivered, report.expected, "{report:?}");
     assert_eq!((report.lost, report.duplicates), (0, 0));
+    assert_eq!(
+        report.streams_dropped,
+        Some(0),
+        "read from the server's metrics"
+    );
+    assert_eq!(report.streams_ended, 0);
+    assert!(report.lag_ms.p50 <= report.lag_ms.max, "{report:?}");
     // What the server holds agrees: entries minus exits of the last batches.
     let lots = app.get_json("/api/lots").await;
     let inside: u64 = lots
