@@ -131,6 +131,16 @@ impl Principal {
         crate::domain::audit::Actor::new(self.subject.clone(), note).map_err(ApiError::from)
     }
 
+    /// Whether this principal may read the accounts of contractor `id` (its vehicles, its
+    /// statement): admins and operators any contractor's, a contractor its own.
+    pub fn reads_accounts_of(&self, id: &str) -> bool {
+        match self.role {
+            Role::Admin | Role::Operator => true,
+            Role::Contractor => self.contractor.as_deref() == Some(id),
+            _ => false,
+        }
+    }
+
     /// # Errors
     /// 403 when the role does not allow `need`.
     pub fn require(&self, need: Need) -> Result<(), ApiError> {

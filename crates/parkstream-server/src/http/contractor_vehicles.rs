@@ -9,7 +9,7 @@ use parkstream_protocol::records::ContractorVehicles;
 
 use super::path::PathId;
 use super::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::domain::contractor::ContractorId;
 use crate::error::ApiError;
 
@@ -37,12 +37,7 @@ async fn vehicles(
     State(app): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Json<ContractorVehicles>, ApiError> {
-    let allowed = match principal.role {
-        Role::Admin | Role::Operator => true,
-        Role::Contractor => principal.contractor.as_deref() == Some(id.as_str()),
-        _ => false,
-    };
-    if !allowed {
+    if !principal.reads_accounts_of(&id) {
         return Err(ApiError::Forbidden(
             "a contractor's vehicles are for admins, operators and the contractor itself".into(),
         ));

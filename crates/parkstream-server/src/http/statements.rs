@@ -14,7 +14,7 @@ use parkstream_protocol::Timestamp;
 use super::params::Params;
 use super::path::PathId;
 use super::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::domain::audit::wire_name;
 use crate::error::ApiError;
 
@@ -54,12 +54,7 @@ async fn statement(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let allowed = match principal.role {
-        Role::Admin | Role::Operator => true,
-        Role::Contractor => principal.contractor.as_deref() == Some(id.as_str()),
-        _ => false,
-    };
-    if !allowed {
+    if !principal.reads_accounts_of(&id) {
         return Err(ApiError::Forbidden(
             "statements are for admins, operators and the contractor itself".into(),
         ));
