@@ -31,6 +31,11 @@ impl SendTimes {
         self.at[seq as usize].store(nanos + 1, Ordering::Release);
     }
 
+    /// Whether the first number was published at least `span` ago.
+    pub(super) fn published_for(&self, span: Duration) -> bool {
+        self.at.len() > 1 && self.get(1).is_some_and(|at| at.elapsed() >= span)
+    }
+
     pub(super) fn get(&self, seq: u64) -> Option<Instant> {
         match self.at[seq as usize].load(Ordering::Acquire) {
             0 => None,
@@ -95,8 +100,12 @@ pub(super) async fn receive(
         announced = true;
     }
     while seen.delivered < total {
-        let Ok(next) = tokio::time::timeout(drain, events.next()).await else {
-            break;
+        let next = match tokio::time::timeout(drain, events.next()).await {
+            Ok(next) => next,
+            // Streams opened first wait, quiet, while the others open (10,000 take seconds):
+            // the drain counts from the first publication, not from the stream's opening.
+            Err(_) if !sent.published_for(drain) => continue,
+            Err(_) => break,
         };
         let Some(Ok(item)) = next else {
             match &resume {
