@@ -10,10 +10,12 @@ use crate::auth::Secret;
 /// Settings of `parkstream loadtest`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadtestSettings {
-    /// The server, `http://host:port` (not needed with `--sub-url` and `--pub-url`).
-    #[arg(long, env = "PARKSTREAM_URL", value_parser = parse_http_url,
+    /// The server, `http://host:port` (not needed with `--sub-url` and `--pub-url`). Several,
+    /// comma-separated, are the instances of one cluster: streams and publisher connections
+    /// are spread over them in turn (not with `--ingest`).
+    #[arg(long, env = "PARKSTREAM_URL", value_parser = parse_http_url, value_delimiter = ',',
           required_unless_present = "sub_url")]
-    pub url: Option<String>,
+    pub url: Vec<String>,
 
     /// Streams to open (each is one connection; mind the process's file limit).
     #[arg(long, default_value_t = 100, value_parser = ranged(1..=1_000_000))]
@@ -71,12 +73,18 @@ pub struct LoadtestSettings {
     pub pub_conns: usize,
 
     /// The server's process id: report its CPU time and resident memory over the run.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
-    pub server_pid: Option<u32>,
+    /// Several, comma-separated, are summed (a cluster's instances).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4_194_304), value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
 
     /// With `--server-pid`: count the process and all its descendants (nginx's workers).
     #[arg(long, requires = "server_pid")]
     pub server_tree: bool,
+
+    /// `NAME=PID`: also report this process's CPU and memory, with its descendants, under
+    /// NAME (a cluster's `redis=PID`, `postgres=PID`); repeatable.
+    #[arg(long, value_parser = parse_service_pid, conflicts_with_all = ["ingest", "idle"])]
+    pub service_pid: Vec<(String, u32)>,
 
     /// Publish nothing: open `--clients` streams, hold them for `--duration` and report the
     /// server's memory per open stream (needs `--server-pid`).
@@ -88,6 +96,18 @@ pub struct LoadtestSettings {
     /// Reports the reconnections (when, how long away, every answer other than 200).
     #[arg(long, conflicts_with_all = ["ingest", "idle"])]
     pub reconnect: bool,
+}
+
+/// `NAME=PID` for `loadtest --service-pid`.
+fn parse_service_pid(s: &str) -> Result<(String, u32), String> {
+    let (name, pid) = s
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or("must be NAME=PID, as redis=1234")?;
+    match pid.parse::<u32>() {
+        Ok(pid) if pid > 0 => Ok((name.to_owned(), pid)),
+        _ => Err(format!("{pid:?} is not a process id")),
+    }
 }
 
 /// A publication body for `loadtest --body`: must carry the sequence number.

@@ -18,19 +18,31 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
         body: settings.body,
         seq_prefix: settings.seq_regex,
     });
-    let server = settings.server_pid.map(|pid| Watch {
-        pid,
+    let server = (!settings.server_pid.is_empty()).then_some(Watch {
+        pids: settings.server_pid,
         tree: settings.server_tree,
     });
+    let services = settings
+        .service_pid
+        .into_iter()
+        .map(|(name, pid)| {
+            let watch = Watch {
+                pids: vec![pid],
+                tree: true,
+            };
+            (name, watch)
+        })
+        .collect();
     let options = LoadtestOptions {
-        url: settings.url.unwrap_or_default(),
+        urls: settings.url,
         clients: settings.clients,
         rate: settings.rate,
         duration: settings.duration,
         token: settings.token.map(|t| t.expose().to_owned()),
         generic,
         pub_conns: settings.pub_conns,
-        server,
+        server: server.clone(),
+        services,
         reconnect: settings.reconnect,
     };
     if let (true, Some(watch)) = (settings.idle, server) {
@@ -48,14 +60,15 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
     let report = run(options).await?;
     let l = &report.latency_ms;
     println!(
-        "{} clients, {} events: {} of {} delivered, {} lost, {} duplicates, {} out of order",
+        "{} clients, {} events: {} of {} delivered, {} lost, {} duplicates, {} out of order, {} order(s) among the streams",
         report.clients,
         report.published,
         report.delivered,
         report.expected,
         report.lost,
         report.duplicates,
-        report.out_of_order
+        report.out_of_order,
+        report.orders
     );
     println!(
         "latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} deliveries/s",
@@ -65,6 +78,12 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
         println!(
             "server {:.0}% of a core, {:.1} MiB resident; load generator {:.0}% of a core",
             server.cpu_percent, server.rss_mib, report.loadgen.cpu_percent
+        );
+    }
+    for (name, usage) in &report.services {
+        println!(
+            "{name} {:.0}% of a core, {:.1} MiB resident",
+            usage.cpu_percent, usage.rss_mib
         );
     }
     if let Some(storm) = &report.storm {
@@ -90,9 +109,11 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
 }
 
 async fn ingest_command(settings: LoadtestSettings) -> anyhow::Result<()> {
+    // Present: --ingest conflicts with --sub-url, without which --url is required.
+    let [url] = <[String; 1]>::try_from(settings.url)
+        .map_err(|_| anyhow::anyhow!("--ingest takes one --url"))?;
     let options = ingest::IngestOptions {
-        // Present: --ingest conflicts with --sub-url, without which --url is required.
-        url: settings.url.unwrap_or_default(),
+        url,
         clients: settings.clients,
         lots: settings.lots,
         batch: settings.batch,

@@ -18,6 +18,7 @@ pub mod usage;
 
 pub use command::command;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,8 +35,9 @@ use usage::UsageReport;
 /// How a load test runs.
 #[derive(Debug, Clone)]
 pub struct LoadtestOptions {
-    /// The server, `http://host:port` (unused with `generic`).
-    pub url: String,
+    /// The server, `http://host:port` (unused with `generic`); with several, the instances
+    /// of one cluster: streams and publisher connections are spread over them round-robin.
+    pub urls: Vec<String>,
     pub clients: usize,
     /// Events per second.
     pub rate: u32,
@@ -46,8 +48,10 @@ pub struct LoadtestOptions {
     pub generic: Option<GenericTarget>,
     /// Publisher connections (at least one).
     pub pub_conns: usize,
-    /// The server process to measure.
+    /// The server process(es) to measure.
     pub server: Option<Watch>,
+    /// Other processes to measure, by name (a cluster's Redis and PostgreSQL).
+    pub services: Vec<(String, Watch)>,
     /// Streams resume by id when cut, and publications are retried until stored: for a
     /// server restarted while the test runs.
     pub reconnect: bool,
@@ -56,7 +60,7 @@ pub struct LoadtestOptions {
 impl Default for LoadtestOptions {
     fn default() -> Self {
         Self {
-            url: String::new(),
+            urls: Vec::new(),
             clients: 100,
             rate: 100,
             duration: Duration::from_secs(10),
@@ -64,6 +68,7 @@ impl Default for LoadtestOptions {
             generic: None,
             pub_conns: 1,
             server: None,
+            services: Vec::new(),
             reconnect: false,
         }
     }
@@ -80,16 +85,20 @@ pub struct GenericTarget {
     pub seq_prefix: String,
 }
 
-/// A server process to measure, with its descendants when `tree` is set.
-#[derive(Debug, Clone, Copy)]
+/// Server processes to measure (summed: a cluster's instances), each with its descendants
+/// when `tree` is set.
+#[derive(Debug, Clone)]
 pub struct Watch {
-    pub pid: u32,
+    pub pids: Vec<u32>,
     pub tree: bool,
 }
 
 impl Watch {
-    fn read(self) -> usage::Usage {
-        usage::read(&self.pid.to_string(), self.tree)
+    fn read(&self) -> usage::Usage {
+        self.pids
+            .iter()
+            .map(|pid| usage::read(&pid.to_string(), self.tree))
+            .sum()
     }
 }
 
@@ -104,12 +113,19 @@ pub struct Report {
     pub delivered: u64,
     pub lost: u64,
     pub duplicates: u64,
+    /// Events that came after one published later (publications on several connections
+    /// may be stored in another order than they were sent).
     pub out_of_order: u64,
+    /// How many different orders the streams saw the events in: 1 when every stream got the
+    /// same events in the same order (as it must through every instance of a cluster).
+    pub orders: usize,
     /// Publication (POST sent) to receipt, in milliseconds.
     pub latency_ms: Percentiles,
     pub deliveries_per_second: f64,
-    /// The server over the publishing window, when its process was given.
+    /// The server over the publishing window, when its process was given (all instances).
     pub server: Option<UsageReport>,
+    /// The other measured processes over the same window, by name.
+    pub services: BTreeMap<String, UsageReport>,
     /// This load generator over the same window.
     pub loadgen: UsageReport,
     /// With `reconnect`: the streams' reconnections.
@@ -161,22 +177,47 @@ impl Endpoints {
     }
 }
 
-/// Resolves the endpoints; for parkstream, creates the lot first.
-async fn prepare(options: &LoadtestOptions, http: &reqwest::Client) -> anyhow::Result<Endpoints> {
+/// Resolves the endpoints, one per server URL (one for a generic target); for parkstream,
+/// creates the lot first.
+async fn prepare(
+    options: &LoadtestOptions,
+    http: &reqwest::Client,
+) -> anyhow::Result<Vec<Arc<Endpoints>>> {
     if let Some(generic) = &options.generic {
-        return Ok(Endpoints {
-            stream: stream_client(
-                Client::builder(&generic.sub_url).stream_path(&generic.sub_url),
-                options,
-                http,
-            )?,
-            publish: generic.pub_url.clone(),
-            body: generic.body.clone(),
-            seq_prefix: generic.seq_prefix.clone(),
-            announces: false,
-        });
+        return Ok(vec![Arc::new(prepare_generic(generic, options, http)?)]);
     }
-    let base = options.url.trim_end_matches('/').to_owned();
+    anyhow::ensure!(!options.urls.is_empty(), "no server URL");
+    let mut all = Vec::new();
+    for url in &options.urls {
+        all.push(Arc::new(prepare_one(url, options, http).await?));
+    }
+    Ok(all)
+}
+
+fn prepare_generic(
+    generic: &GenericTarget,
+    options: &LoadtestOptions,
+    http: &reqwest::Client,
+) -> anyhow::Result<Endpoints> {
+    Ok(Endpoints {
+        stream: stream_client(
+            Client::builder(&generic.sub_url).stream_path(&generic.sub_url),
+            options,
+            http,
+        )?,
+        publish: generic.pub_url.clone(),
+        body: generic.body.clone(),
+        seq_prefix: generic.seq_prefix.clone(),
+        announces: false,
+    })
+}
+
+async fn prepare_one(
+    url: &str,
+    options: &LoadtestOptions,
+    http: &reqwest::Client,
+) -> anyhow::Result<Endpoints> {
+    let base = url.trim_end_matches('/').to_owned();
     let lot = authorized(http.put(format!("{base}/api/lots/{LOT}")), options)
         .json(&json!({"name": "Load test", "totalSlots": u32::MAX}))
         .send()
@@ -234,7 +275,7 @@ async fn open_stream(endpoints: &Endpoints) -> anyhow::Result<EventStream> {
 /// When the lot cannot be created, a stream cannot be opened, or a publication fails.
 pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     let http = reqwest::Client::new();
-    let endpoints = Arc::new(prepare(&options, &http).await?);
+    let endpoints = prepare(&options, &http).await?;
 
     let total = u64::from(options.rate) * options.duration.as_secs().max(1);
     // Send times by sequence number, shared with every client: atomics, not a lock, since
@@ -249,8 +290,8 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     });
     let mut clients = Vec::with_capacity(options.clients);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(options.clients.max(1));
-    for _ in 0..options.clients {
-        let events = open_stream(&endpoints).await?;
+    for (_, endpoints) in (0..options.clients).zip(endpoints.iter().cycle()) {
+        let events = open_stream(endpoints).await?;
         clients.push(tokio::spawn(receive(
             events,
             sent.clone(),
@@ -263,18 +304,20 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     for _ in 0..options.clients {
         ready_rx.recv().await;
     }
-    if !endpoints.announces {
+    if !endpoints[0].announces {
         // No event says a subscription is in place; give the server a moment past the headers.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let server_before = options.server.map(Watch::read);
+    let server_before = options.server.as_ref().map(Watch::read);
+    let services_before: Vec<_> = options.services.iter().map(|(_, w)| w.read()).collect();
     let own_before = usage::read("self", false);
     let started = Instant::now();
-    // Publishers take every `pub_conns`-th number, each on its own connection.
+    // Publishers take every `pub_conns`-th number, each on its own connection, to the
+    // servers in turn.
     let conns = options.pub_conns.max(1) as u64;
     let mut publishers = Vec::new();
-    for first in 1..=conns.min(total) {
+    for (first, endpoints) in (1..=conns.min(total)).zip(endpoints.iter().cycle()) {
         let (http, endpoints, sent) = (reqwest::Client::new(), endpoints.clone(), sent.clone());
         let options = options.clone();
         publishers.push(tokio::spawn(async move {
@@ -311,18 +354,30 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     let seconds = publishing.as_secs_f64();
     let server = options
         .server
+        .as_ref()
         .zip(server_before)
         .map(|(watch, before)| UsageReport::between(before, watch.read(), seconds));
+    let services = options
+        .services
+        .iter()
+        .zip(services_before)
+        .map(|((name, watch), before)| {
+            let report = UsageReport::between(before, watch.read(), seconds);
+            (name.clone(), report)
+        })
+        .collect();
     let loadgen = UsageReport::between(own_before, usage::read("self", false), seconds);
 
     let mut latencies = Vec::new();
     let (mut delivered, mut duplicates, mut out_of_order) = (0, 0, 0);
+    let mut orders = std::collections::HashSet::new();
     for client in clients {
         // Each client stops once it has everything, or after a drain of 5 s.
         let seen = client.await?;
         delivered += seen.delivered;
         duplicates += seen.duplicates;
         out_of_order += seen.out_of_order;
+        orders.insert(seen.order);
         latencies.extend(seen.latencies_us);
     }
     latencies.sort_unstable();
@@ -336,9 +391,11 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         lost: expected.saturating_sub(delivered),
         duplicates,
         out_of_order,
+        orders: orders.len(),
         latency_ms: Percentiles::of_sorted(&latencies, 1e-3),
         deliveries_per_second: delivered as f64 / seconds.max(0.001),
         server,
+        services,
         loadgen,
         storm: storm.map(|resume| resume.storm.report()),
     })
@@ -366,8 +423,8 @@ pub async fn idle(options: LoadtestOptions, watch: Watch) -> anyhow::Result<Idle
     let endpoints = prepare(&options, &http).await?;
     let before = watch.read();
     let mut streams = Vec::with_capacity(options.clients);
-    for _ in 0..options.clients {
-        let mut events = open_stream(&endpoints).await?;
+    for (_, endpoints) in (0..options.clients).zip(endpoints.iter().cycle()) {
+        let mut events = open_stream(endpoints).await?;
         // Read whatever arrives (heartbeats) so nothing backs up in the server.
         streams.push(tokio::spawn(async move {
             while let Some(Ok(_)) = events.next().await {}

@@ -58,6 +58,9 @@ pub(super) struct Seen {
     pub(super) delivered: u64,
     pub(super) duplicates: u64,
     pub(super) out_of_order: u64,
+    /// The order the events came in, folded into one number: streams that got the same
+    /// events in the same order have the same fingerprint.
+    pub(super) order: u64,
     pub(super) latencies_us: Vec<u32>,
 }
 
@@ -89,6 +92,7 @@ pub(super) async fn receive(
         delivered: 0,
         duplicates: 0,
         out_of_order: 0,
+        order: 0xcbf2_9ce4_8422_2325,
         latencies_us: Vec::new(),
     };
     let mut got = vec![false; total as usize + 1];
@@ -165,6 +169,9 @@ pub(super) async fn receive(
             seen.out_of_order += 1;
         }
         highest = highest.max(seq);
+        // FNV-1a over the sequence numbers: cheap, and a different order gives a different
+        // fingerprint.
+        seen.order = (seen.order ^ seq).wrapping_mul(0x0100_0000_01b3);
         seen.delivered += 1;
         if let Some(at) = sent.get(seq) {
             let micros = now.saturating_duration_since(at).as_micros();

@@ -16,6 +16,15 @@ pub struct Usage {
     pub rss_kib: u64,
 }
 
+impl std::iter::Sum for Usage {
+    fn sum<I: Iterator<Item = Self>>(readings: I) -> Self {
+        readings.fold(Self::default(), |total, one| Self {
+            cpu_s: total.cpu_s + one.cpu_s,
+            rss_kib: total.rss_kib + one.rss_kib,
+        })
+    }
+}
+
 /// What a process (tree) used over a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageReport {
@@ -48,13 +57,7 @@ pub fn read(pid: &str, tree: bool) -> Usage {
     if tree {
         pids.extend(descendants(pid));
     }
-    let mut total = Usage::default();
-    for pid in pids {
-        let one = read_one(&pid);
-        total.cpu_s += one.cpu_s;
-        total.rss_kib += one.rss_kib;
-    }
-    total
+    pids.iter().map(|pid| read_one(pid)).sum()
 }
 
 fn read_one(pid: &str) -> Usage {

@@ -1,18 +1,19 @@
 //! `parkstream loadtest` against the real server: a short run with hundreds of streams
-//! delivers everything, once, in order, also through a restart (timing is reported, not
-//! asserted).
+//! delivers everything, once, in order, also through a restart and over the instances of a
+//! cluster (timing is reported, not asserted).
 
 use std::time::Duration;
 
 use parkstream_server::loadtest::{self, LoadtestOptions};
 
+use crate::cluster::{stop_all, Meeting};
 use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_load_test_loses_and_duplicates_nothing() {
     let app = spawn_app().await;
     let options = LoadtestOptions {
-        url: app.url(""),
+        urls: vec![app.url("")],
         clients: 300,
         rate: 50,
         duration: Duration::from_secs(2),
@@ -97,9 +98,16 @@ async fn the_generic_mode_drives_a_server_by_its_urls_and_reports_the_servers_us
         }),
         pub_conns: 4,
         server: Some(loadtest::Watch {
-            pid: std::process::id(),
+            pids: vec![std::process::id()],
             tree: true,
         }),
+        services: vec![(
+            "itself".into(),
+            loadtest::Watch {
+                pids: vec![std::process::id()],
+                tree: false,
+            },
+        )],
         ..LoadtestOptions::default()
     };
     let report = loadtest::run(options).await.unwrap();
@@ -108,6 +116,43 @@ async fn the_generic_mode_drives_a_server_by_its_urls_and_reports_the_servers_us
     assert_eq!((report.lost, report.duplicates), (0, 0));
     let server = report.server.expect("the watched process is reported");
     assert!(server.rss_mib > 0.0 && server.cpu_s >= 0.0, "{server:?}");
+    assert_eq!(report.services["itself"].rss_mib, server.rss_mib);
+    assert_eq!(report.orders, 1, "one server, one order");
+}
+
+/// Scenario S6 of docs/performance.md at test scale: three instances of one cluster, the
+/// streams and publisher connections spread over them in turn. Every stream gets every event
+/// once and all in one order, whichever instance it was published through or read from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_test_over_three_instances_of_a_cluster_delivers_everything_once_in_one_order() {
+    let Some(meeting) = Meeting::on_local_services().await else {
+        return;
+    };
+    let nodes = [
+        meeting.instance().await,
+        meeting.instance().await,
+        meeting.instance().await,
+    ];
+    let options = LoadtestOptions {
+        urls: nodes.iter().map(|node| node.url("")).collect(),
+        clients: 300,
+        rate: 50,
+        duration: Duration::from_secs(2),
+        pub_conns: 3,
+        ..LoadtestOptions::default()
+    };
+    let report = loadtest::run(options).await.unwrap();
+    assert_eq!(report.published, 100);
+    assert_eq!(report.delivered, report.expected, "{report:?}");
+    assert_eq!((report.lost, report.duplicates), (0, 0), "{report:?}");
+    assert_eq!(report.orders, 1, "{report:?}");
+    const PUBLISHED: &str = r#"parkstream_http_requests_total{route="/api/capacity/update",method="POST",status="200"}"#;
+    for node in &nodes {
+        // A third of the publications went through each instance.
+        let published = node.metric(PUBLISHED).await;
+        assert!((33.0..=34.0).contains(&published), "{published}");
+    }
+    stop_all(nodes).await;
 }
 
 /// Scenario S7 of docs/performance.md at test scale: the server is stopped (draining its
@@ -117,7 +162,7 @@ async fn the_generic_mode_drives_a_server_by_its_urls_and_reports_the_servers_us
 async fn streams_resume_through_a_restart_and_lose_or_repeat_nothing() {
     let app = spawn_app_with(|s| s.shutdown_drain = Duration::from_millis(500)).await;
     let options = LoadtestOptions {
-        url: app.url(""),
+        urls: vec![app.url("")],
         clients: 200,
         rate: 50,
         duration: Duration::from_secs(4),
