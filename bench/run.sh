@@ -3,10 +3,14 @@
 # appends one JSON line per run to $OUT/results.jsonl and rewrites $OUT/results.md (the table,
 # from the latest line of each scenario and server).
 #
-# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 s5-pg s7 s8 (default: all)
-#   SERVERS="parkstream naive-axum nchan"    which servers (s5, s5-pg, s7, s8 are parkstream's own)
-#   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for s5-pg (its database
+# Usage: bench/run.sh [SCENARIO...]          scenarios: s1 s2 s3 s4 s5 s5-pg s6 s7 s8 (default: all)
+#   SERVERS="parkstream naive-axum nchan floor-writer"
+#                                            which servers (s5 to s8 are parkstream's own; the
+#                                            floor writer is measured in s1 and s2 only)
+#   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for s5-pg and s6 (its database
 #                                            parkstream_bench is dropped and made afresh)
+#   BENCH_REDIS=redis://127.0.0.1:6379       Redis for s6 (a new stream key each run)
+#   S6_STREAMS=6000 S6_RATE=50               s6's streams per instance and events per second
 #   OUT=bench/results                        where results go
 #   PIN=1                                    server on core 0, load generator on core 1
 #   IDLE_CLIENTS=19500                       streams opened in s3 (mind `ulimit -Hn`)
@@ -16,17 +20,23 @@ set -uo pipefail
 set -f # URLs hold `?`; nothing here is a file pattern
 . "$(dirname "$0")/lib.sh"
 raise_limits
-SERVERS=${SERVERS:-parkstream naive-axum nchan}
+SERVERS=${SERVERS:-parkstream naive-axum nchan floor-writer}
 OUT=${OUT:-$BENCH_DIR/results}
 IDLE_CLIENTS=${IDLE_CLIENTS:-19500}
 LOADGEN="${LOADGEN:-${PARKSTREAM_BIN:-$TARGET/release/parkstream}}"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5 s5-pg s7 s8)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s3 s4 s5 s5-pg s6 s7 s8)
 BENCH_POSTGRES=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+BENCH_REDIS=${BENCH_REDIS:-redis://127.0.0.1:6379}
+S6_STREAMS=${S6_STREAMS:-6000}
+S6_RATE=${S6_RATE:-50}
 mkdir -p "$OUT"
 [ -x "$LOADGEN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream
 [ -x "${NAIVE_BIN:-$TARGET/release/naive-axum}" ] || case " $SERVERS " in
   *" naive-axum "*) CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" ;;
+esac
+[ -x "${FLOOR_BIN:-$TARGET/release/floor-writer}" ] || case " $SERVERS " in
+  *" floor-writer "*) CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/floor-writer/Cargo.toml" ;;
 esac
 
 # How the load generator reaches each server: stream URL, publish URL, body, number pattern,
@@ -38,6 +48,10 @@ target_args() {
       --body '{"parkingLotId":"bench","occupied":{seq}}' --seq-regex '"occupied":(\d+)' ;;
     naive-axum) echo --sub-url http://127.0.0.1:18011/events --pub-url http://127.0.0.1:18011/publish ;;
     nchan) echo --sub-url http://127.0.0.1:18012/events --pub-url http://127.0.0.1:18012/publish --server-tree ;;
+    # The same bytes as parkstream's frames: its `data` for lot `bench`, with the number.
+    floor-writer) echo --sub-url http://127.0.0.1:18015/events --pub-url http://127.0.0.1:18015/publish \
+      --body '{"parkingLotId":"bench","totalSlots":1000000000,"occupied":{seq},"empty":999876544,"occupancyRate":0.000123456,"timestamp":"2026-12-03T17:07:44.130Z"}' \
+      --seq-regex '"occupied":(\d+)' ;;
     *) echo "unknown server $1" >&2; return 1 ;;
   esac
 }
@@ -91,10 +105,10 @@ max_rate() {
       rate=$(((pass + fail) / 2))
     fi
   done
-  python3 - "$server" "$pass" >>"$OUT/results.jsonl" <<'PY'
+  python3 - "$server" "$pass" "${PIN:-0}" >>"$OUT/results.jsonl" <<'PY'
 import json, sys, datetime
-server, rate = sys.argv[1], int(sys.argv[2])
-print(json.dumps({"server": server, "scenario": "s4", "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+server, rate, pin = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+print(json.dumps({"server": server, "scenario": "s4", "pin": pin, "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   "report": {"max_rate": rate}}))
 PY
 }
@@ -128,20 +142,53 @@ print(json.dumps({"server": "parkstream", "scenario": "s7", "at": datetime.datet
 PY
 }
 
+# S6: INSTANCES instances of one cluster (one PostgreSQL database, one Redis stream),
+# $S6_STREAMS streams on each, $S6_RATE ev/s published through all of them in turn; the
+# report adds Redis's and PostgreSQL's CPU. Run with 3, and with 1 carrying the same total.
+cluster() {
+  local instances="$1" streams="$2" key pids=() urls=() port pid report
+  psql "$BENCH_POSTGRES/postgres" -qc 'DROP DATABASE IF EXISTS parkstream_bench' \
+    -c 'CREATE DATABASE parkstream_bench' || return 1
+  key="parkstream-bench-$(date +%s%N)"
+  for i in $(seq "$instances"); do
+    port=$((18019 + i))
+    pid=$(PORT=$port DATABASE_URL="$BENCH_POSTGRES/parkstream_bench" PIN=${PIN:-0} \
+      PARKSTREAM_ARGS="--redis-url $BENCH_REDIS --redis-stream $key ${PARKSTREAM_ARGS:-}" \
+      "$BENCH_DIR/parkstream/start.sh" | tail -n1) || return 1
+    pids+=("$pid") urls+=("http://127.0.0.1:$port")
+  done
+  sleep 1
+  echo "== parkstream s6: $instances instance(s), $streams streams, $S6_RATE ev/s" >&2
+  loadgen --url "$(IFS=,; echo "${urls[*]}")" --clients "$streams" --rate "$S6_RATE" \
+    --duration 20s --pub-conns 6 --server-pid "$(IFS=,; echo "${pids[*]}")" \
+    --service-pid "redis=$(pgrep -o -x redis-server)" --service-pid "postgres=$(pgrep -o -x postgres)" \
+    >"$OUT/last.txt"
+  cat "$OUT/last.txt" >&2
+  report=$(tail -n1 "$OUT/last.txt")
+  for pid in "${pids[@]}"; do "$BENCH_DIR/stop.sh" "$pid"; done
+  case "$report" in "{"*) ;; *) report=null ;; esac
+  python3 - "s6-$instances" "$report" >>"$OUT/results.jsonl" <<'PY'
+import json, sys, datetime
+print(json.dumps({"server": "parkstream", "scenario": sys.argv[1], "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "report": json.loads(sys.argv[2])}))
+PY
+}
+
 for scenario in "${SCENARIOS[@]}"; do
   for server in $SERVERS; do
     # shellcheck disable=SC2046 # target_args is a list of arguments
     case "$scenario" in
       s1) run "$server" s1 $(target_args "$server") --clients 1000 --rate 100 --duration 20s --pub-conns 4 >/dev/null ;;
       s2) run "$server" s2 $(target_args "$server") --clients 10000 --rate 20 --duration 20s --pub-conns 4 >/dev/null ;;
-      s3) run "$server" s3 $(target_args "$server") --idle --clients "$IDLE_CLIENTS" --duration 5s >/dev/null ;;
-      s4) max_rate "$server" ;;
+      s3) [ "$server" != floor-writer ] && run "$server" s3 $(target_args "$server") --idle --clients "$IDLE_CLIENTS" --duration 5s >/dev/null ;;
+      s4) [ "$server" != floor-writer ] && max_rate "$server" ;;
       s5) [ "$server" = parkstream ] && run parkstream s5 --url http://127.0.0.1:18010 --ingest \
             --clients 1000 --lots 100 --batch 200 --publishers 4 --duration 15s >/dev/null ;;
       s5-pg) [ "$server" = parkstream ] && {
           psql "$BENCH_POSTGRES/postgres" -qc 'DROP DATABASE IF EXISTS parkstream_bench' -c 'CREATE DATABASE parkstream_bench' &&
           DATABASE_URL="$BENCH_POSTGRES/parkstream_bench" run parkstream s5-pg --url http://127.0.0.1:18010 --ingest \
             --clients 1000 --lots 100 --batch 200 --publishers 4 --duration 15s >/dev/null; } ;;
+      s6) [ "$server" = parkstream ] && cluster 3 $((3 * S6_STREAMS)) && cluster 1 $((3 * S6_STREAMS)) ;;
       s7) [ "$server" = parkstream ] && storm ;;
       # Overload: publishers as fast as they are answered, each event to 100 of 10,000 streams,
       # more than the fan-out delivers; they should be slowed, the dashboards never dropped.

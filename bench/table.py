@@ -1,15 +1,15 @@
 """Writes the markdown table of docs/performance.md from bench/run.sh's results.jsonl: one
 row per scenario, one column per server, each cell from the latest run of that pair. Where
-S1 or S2 ran three times or more pinned (PIN=1), a second table gives the median of the
-last three pinned runs (latency percentiles and CPU per delivery, each the median on its
-own)."""
+S1, S2 or S4 ran three times or more pinned (PIN=1), a second table gives the median of the
+last three pinned runs (latency percentiles, CPU per delivery and its ratio to the floor
+writer's, the highest rate; each the median on its own)."""
 
 import statistics
 
 import json
 import sys
 
-SERVERS = ["parkstream", "naive-axum", "nchan"]
+SERVERS = ["parkstream", "naive-axum", "nchan", "floor-writer"]
 ROWS = [
     ("s1", "S1: 1,000 clients, 100 ev/s, 20 s"),
     ("s2", "S2: 10,000 clients, 20 ev/s, 20 s"),
@@ -17,6 +17,8 @@ ROWS = [
     ("s4", "S4: max rate to 1,000 clients, p99 < 100 ms"),
     ("s5", "S5: ingest, 1,000 dashboards, batches of 200"),
     ("s5-pg", "S5 on PostgreSQL"),
+    ("s6-3", "S6: a cluster of three on PostgreSQL and Redis"),
+    ("s6-1", "S6: one instance on PostgreSQL and Redis, the same load"),
     ("s7", "S7: restart under 10,000 streams, 20 ev/s"),
     ("s8", "S8: overload, ingest to 10,000 dashboards"),
 ]
@@ -41,6 +43,19 @@ def cell(scenario, report):
     if scenario in ("s5", "s5-pg"):
         return (f"{report['stored_per_second']:,.0f} stored ev/s, request p99 "
                 f"{report['request_ms']['p99']:.0f} ms, {report['lost']:,} lost")
+    if scenario.startswith("s6"):
+        l, s = report["latency_ms"], report.get("server") or {}
+        services = ", ".join(f"{name} {u['cpu_percent']:.0f}%" for name, u in
+                             report.get("services", {}).items())
+        # Publishers wait for each answer: an overloaded cluster slows them, and the run
+        # takes longer than its duration.
+        seconds = report["delivered"] / report["deliveries_per_second"] if report["delivered"] else 0
+        return (f"{report['clients']:,} streams, {report['rate']} ev/s asked, "
+                f"{report['published'] / max(seconds, 1e-9):.1f} ev/s achieved: p50 {l['p50']:.1f} / "
+                f"p99 {l['p99']:.1f} ms, {report['lost']:,} lost, {report['duplicates']:,} "
+                f"duplicated, {report['out_of_order']:,} out of order; "
+                f"{report['deliveries_per_second']:,.0f} deliveries/s; instances "
+                f"{s.get('cpu_percent', 0):.0f}% CPU, {s.get('rss_mib', 0):.0f} MiB; {services}")
     if scenario == "s7":
         st = report["storm"]
         answers = ", ".join(f"{n:,} × {code}" for code, n in st["answers"].items()) or "none"
@@ -66,23 +81,35 @@ def cpu_us_per_delivery(report):
 
 
 def medians(runs):
-    """The medians-of-three table, from every pinned run of S1 and S2 in order."""
+    """The medians-of-three table, from every pinned run of S1, S2 and S4 in order."""
     rows, any_median = [], False
-    for scenario, title in ROWS[:2]:
+    for scenario, title in [ROWS[0], ROWS[1], ROWS[3]]:
+        last3 = {server: [r for r in runs.get((scenario, server), []) if r][-3:]
+                 for server in SERVERS}
+        cpu = {}
+        for server, last in last3.items():
+            values = [c for c in map(cpu_us_per_delivery, last) if c is not None]
+            if len(last) == 3 and len(values) == 3:
+                cpu[server] = statistics.median(values)
         cells = []
         for server in SERVERS:
-            last = [r for r in runs.get((scenario, server), []) if r][-3:]
+            last = last3[server]
             if len(last) < 3:
                 cells.append("n/a")
                 continue
+            any_median = True
             med = lambda f: statistics.median(f(r) for r in last)
-            cpu = [c for c in map(cpu_us_per_delivery, last) if c is not None]
+            if scenario == "s4":
+                tries = ", ".join(f"{r['max_rate']:,}" for r in last)
+                cells.append(f"{med(lambda r: r['max_rate']):,.0f} ev/s (tries: {tries})")
+                continue
             text = (f"p50 {med(lambda r: r['latency_ms']['p50']):.1f} / p99 "
                     f"{med(lambda r: r['latency_ms']['p99']):.1f} ms")
-            if len(cpu) == 3:
-                text += f"; server {statistics.median(cpu):.2f} µs CPU per delivery"
+            if server in cpu:
+                text += f"; server {cpu[server]:.2f} µs CPU per delivery"
+                if "floor-writer" in cpu and server != "floor-writer":
+                    text += f" ({cpu[server] / cpu['floor-writer']:.2f}x the floor)"
             cells.append(text)
-            any_median = True
         rows.append(f"| {title} | " + " | ".join(cells) + " |")
     if not any_median:
         return
