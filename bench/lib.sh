@@ -30,3 +30,13 @@ start_bg() {
   fi
   echo $!
 }
+
+# Starts one of the bench's own Rust servers, bench/$1/ (its binary $2, built on first use
+# into the target directory), on 127.0.0.1:$PORT, and prints its PID.
+start_crate() {
+  local name="$1" bin="$2" pid
+  [ -x "$bin" ] || CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/$name/Cargo.toml" >&2
+  pid=$(PORT=$PORT start_bg "/tmp/$name-$PORT.log" "$bin")
+  wait_port "$PORT"
+  echo "$pid"
+}

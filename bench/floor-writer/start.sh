@@ -5,8 +5,4 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 raise_limits
 PORT=${PORT:-18015}
-BIN="${FLOOR_BIN:-$TARGET/release/floor-writer}"
-[ -x "$BIN" ] || CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/floor-writer/Cargo.toml" >&2
-pid=$(PORT=$PORT start_bg "/tmp/floor-writer-$PORT.log" "$BIN")
-wait_port "$PORT"
-echo "$pid"
+start_crate floor-writer "${FLOOR_BIN:-$TARGET/release/floor-writer}"

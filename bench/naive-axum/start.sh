@@ -5,8 +5,4 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 raise_limits
 PORT=${PORT:-18011}
-BIN="${NAIVE_BIN:-$TARGET/release/naive-axum}"
-[ -x "$BIN" ] || CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" >&2
-pid=$(PORT=$PORT start_bg "/tmp/naive-axum-$PORT.log" "$BIN")
-wait_port "$PORT"
-echo "$pid"
+start_crate naive-axum "${NAIVE_BIN:-$TARGET/release/naive-axum}"
