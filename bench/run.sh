@@ -32,12 +32,6 @@ S6_STREAMS=${S6_STREAMS:-6000}
 S6_RATE=${S6_RATE:-50}
 mkdir -p "$OUT"
 [ -x "$LOADGEN" ] || cargo build --release --manifest-path "$REPO/Cargo.toml" --bin parkstream
-[ -x "${NAIVE_BIN:-$TARGET/release/naive-axum}" ] || case " $SERVERS " in
-  *" naive-axum "*) CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/naive-axum/Cargo.toml" ;;
-esac
-[ -x "${FLOOR_BIN:-$TARGET/release/floor-writer}" ] || case " $SERVERS " in
-  *" floor-writer "*) CARGO_TARGET_DIR="$TARGET" cargo build --release --manifest-path "$BENCH_DIR/floor-writer/Cargo.toml" ;;
-esac
 
 # How the load generator reaches each server: stream URL, publish URL, body, number pattern,
 # and whether the server is a process tree.
@@ -60,6 +54,29 @@ loadgen() {
   if [ "${PIN:-0}" = 1 ]; then taskset -c 1 "$LOADGEN" loadtest "$@"; else "$LOADGEN" loadtest "$@"; fi
 }
 
+# The last load test's output (shown on stderr) and its JSON report, or null when it printed
+# none. Through a file: `tee /dev/stderr` would reopen, and so truncate, a redirected log.
+last_report() {
+  local report
+  cat "$OUT/last.txt" >&2
+  report=$(tail -n1 "$OUT/last.txt")
+  case "$report" in "{"*) echo "$report" ;; *) echo null ;; esac
+}
+
+# record SERVER SCENARIO REPORT [ARGS]: appends one JSON line to $OUT/results.jsonl.
+record() {
+  python3 - "$1" "$2" "${PIN:-0}" "$3" "${4:-}" >>"$OUT/results.jsonl" <<'PY'
+import json, sys, datetime
+server, scenario, pin, report, args = sys.argv[1:]
+line = {"server": server, "scenario": scenario, "pin": pin == "1"}
+if args:
+    line["args"] = args
+line["at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+line["report"] = json.loads(report)
+print(json.dumps(line))
+PY
+}
+
 # run SERVER SCENARIO LOADTEST-ARGS...: one fresh server, one load test, one JSON line.
 # Prints the load test's JSON report (empty when it printed none).
 run() {
@@ -68,19 +85,10 @@ run() {
   pid=$(PIN=${PIN:-0} "$BENCH_DIR/$server/start.sh" | tail -n1) || { echo "$server did not start" >&2; return 1; }
   sleep 1
   echo "== $server $scenario: $*" >&2
-  # Through a file: `tee /dev/stderr` would reopen, and so truncate, a redirected log.
   loadgen "$@" --server-pid "$pid" >"$OUT/last.txt"
-  cat "$OUT/last.txt" >&2
-  report=$(tail -n1 "$OUT/last.txt")
+  report=$(last_report)
   "$BENCH_DIR/stop.sh" "$pid"
-  case "$report" in "{"*) ;; *) report=null ;; esac
-  python3 - "$server" "$scenario" "${PIN:-0}" "$report" "$*" >>"$OUT/results.jsonl" <<'PY'
-import json, sys, datetime
-server, scenario, pin, report, args = sys.argv[1:]
-print(json.dumps({"server": server, "scenario": scenario, "pin": pin == "1", "args": args,
-                  "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "report": json.loads(report)}))
-PY
+  record "$server" "$scenario" "$report" "$*"
   echo "$report"
 }
 
@@ -105,12 +113,7 @@ max_rate() {
       rate=$(((pass + fail) / 2))
     fi
   done
-  python3 - "$server" "$pass" "${PIN:-0}" >>"$OUT/results.jsonl" <<'PY'
-import json, sys, datetime
-server, rate, pin = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-print(json.dumps({"server": server, "scenario": "s4", "pin": pin, "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "report": {"max_rate": rate}}))
-PY
+  record "$server" s4 "{\"max_rate\": $pass}"
 }
 
 # S7: a restart under load. 10,000 streams resume by id while 20 ev/s flow; 20 s after the
@@ -131,15 +134,9 @@ storm() {
   while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
   pid=$(DATA_DIR="$data" PIN=${PIN:-0} "$BENCH_DIR/parkstream/start.sh" | tail -n1) || return 1
   wait "$loadgen_pid"
-  cat "$OUT/last.txt" >&2
-  report=$(tail -n1 "$OUT/last.txt")
+  report=$(last_report)
   "$BENCH_DIR/stop.sh" "$pid"
-  case "$report" in "{"*) ;; *) report=null ;; esac
-  python3 - "$report" >>"$OUT/results.jsonl" <<'PY'
-import json, sys, datetime
-print(json.dumps({"server": "parkstream", "scenario": "s7", "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "report": json.loads(sys.argv[1])}))
-PY
+  record parkstream s7 "$report"
 }
 
 # S6: INSTANCES instances of one cluster (one PostgreSQL database, one Redis stream),
@@ -163,15 +160,9 @@ cluster() {
     --duration 20s --pub-conns 6 --server-pid "$(IFS=,; echo "${pids[*]}")" \
     --service-pid "redis=$(pgrep -o -x redis-server)" --service-pid "postgres=$(pgrep -o -x postgres)" \
     >"$OUT/last.txt"
-  cat "$OUT/last.txt" >&2
-  report=$(tail -n1 "$OUT/last.txt")
+  report=$(last_report)
   for pid in "${pids[@]}"; do "$BENCH_DIR/stop.sh" "$pid"; done
-  case "$report" in "{"*) ;; *) report=null ;; esac
-  python3 - "s6-$instances" "$report" >>"$OUT/results.jsonl" <<'PY'
-import json, sys, datetime
-print(json.dumps({"server": "parkstream", "scenario": sys.argv[1], "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "report": json.loads(sys.argv[2])}))
-PY
+  record parkstream "s6-$instances" "$report"
 }
 
 for scenario in "${SCENARIOS[@]}"; do

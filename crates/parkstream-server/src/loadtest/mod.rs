@@ -100,6 +100,27 @@ impl Watch {
             .map(|pid| usage::read(&pid.to_string(), self.tree))
             .sum()
     }
+
+    /// Starts measuring: the reading the report over a window is taken against.
+    fn start(&self) -> Measuring<'_> {
+        Measuring {
+            watch: self,
+            before: self.read(),
+        }
+    }
+}
+
+/// A [`Watch`] with its reading at the start of a window.
+struct Measuring<'a> {
+    watch: &'a Watch,
+    before: usage::Usage,
+}
+
+impl Measuring<'_> {
+    /// What the watched processes used since the start, over a window of `seconds`.
+    fn report(self, seconds: f64) -> UsageReport {
+        UsageReport::between(self.before, self.watch.read(), seconds)
+    }
 }
 
 /// What a load test measured.
@@ -309,8 +330,12 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let server_before = options.server.as_ref().map(Watch::read);
-    let services_before: Vec<_> = options.services.iter().map(|(_, w)| w.read()).collect();
+    let server_usage = options.server.as_ref().map(Watch::start);
+    let services_usage: Vec<_> = options
+        .services
+        .iter()
+        .map(|(name, watch)| (name, watch.start()))
+        .collect();
     let own_before = usage::read("self", false);
     let started = Instant::now();
     // Publishers take every `pub_conns`-th number, each on its own connection, to the
@@ -352,19 +377,10 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
     }
     let publishing = started.elapsed();
     let seconds = publishing.as_secs_f64();
-    let server = options
-        .server
-        .as_ref()
-        .zip(server_before)
-        .map(|(watch, before)| UsageReport::between(before, watch.read(), seconds));
-    let services = options
-        .services
-        .iter()
-        .zip(services_before)
-        .map(|((name, watch), before)| {
-            let report = UsageReport::between(before, watch.read(), seconds);
-            (name.clone(), report)
-        })
+    let server = server_usage.map(|usage| usage.report(seconds));
+    let services = services_usage
+        .into_iter()
+        .map(|(name, usage)| (name.clone(), usage.report(seconds)))
         .collect();
     let loadgen = UsageReport::between(own_before, usage::read("self", false), seconds);
 
