@@ -41,8 +41,13 @@ def cell(scenario, report):
     if scenario == "s4":
         return f"{report['max_rate']:,} ev/s"
     if scenario in ("s5", "s5-pg"):
-        return (f"{report['stored_per_second']:,.0f} stored ev/s, request p99 "
+        text = (f"{report['stored_per_second']:,.0f} stored ev/s, request p99 "
                 f"{report['request_ms']['p99']:.0f} ms, {report['lost']:,} lost")
+        s = report.get("server")
+        if s:
+            text += (f"; server {s['cpu_percent']:.0f}% CPU, "
+                     f"loadgen {report['loadgen']['cpu_percent']:.0f}% CPU")
+        return text
     if scenario.startswith("s6"):
         l, s = report["latency_ms"], report.get("server") or {}
         services = ", ".join(f"{name} {u['cpu_percent']:.0f}%" for name, u in

@@ -18,10 +18,7 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
         body: settings.body,
         seq_prefix: settings.seq_regex,
     });
-    let server = (!settings.server_pid.is_empty()).then_some(Watch {
-        pids: settings.server_pid,
-        tree: settings.server_tree,
-    });
+    let server = server_watch(settings.server_pid, settings.server_tree);
     let services = settings
         .service_pid
         .into_iter()
@@ -108,6 +105,11 @@ pub async fn command(settings: LoadtestSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server processes to measure, if `--server-pid` named any.
+fn server_watch(pids: Vec<u32>, tree: bool) -> Option<Watch> {
+    (!pids.is_empty()).then_some(Watch { pids, tree })
+}
+
 async fn ingest_command(settings: LoadtestSettings) -> anyhow::Result<()> {
     // Present: --ingest conflicts with --sub-url, without which --url is required.
     let [url] = <[String; 1]>::try_from(settings.url)
@@ -120,6 +122,7 @@ async fn ingest_command(settings: LoadtestSettings) -> anyhow::Result<()> {
         publishers: settings.publishers,
         duration: settings.duration,
         token: settings.token.map(|t| t.expose().to_owned()),
+        server: server_watch(settings.server_pid, settings.server_tree),
     };
     let report = ingest::run(options).await?;
     let r = &report.request_ms;
@@ -146,6 +149,12 @@ async fn ingest_command(settings: LoadtestSettings) -> anyhow::Result<()> {
             .map_or_else(|| "?".to_owned(), |n| n.to_string()),
         report.streams_ended
     );
+    if let Some(server) = &report.server {
+        println!(
+            "server {:.0}% of a core, {:.1} MiB resident; load generator {:.0}% of a core",
+            server.cpu_percent, server.rss_mib, report.loadgen.cpu_percent
+        );
+    }
     println!("{}", serde_json::to_string(&report)?);
     anyhow::ensure!(
         report.lost == 0 && report.duplicates == 0,

@@ -26,7 +26,8 @@ use parkstream_protocol::EventType;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::Percentiles;
+use super::usage::{self, UsageReport};
+use super::{Percentiles, Watch};
 
 /// One capacity update in this many is timed for the lag figures (parsing every timestamp
 /// would load the generator more than the server).
@@ -47,6 +48,8 @@ pub struct IngestOptions {
     pub duration: Duration,
     /// An admin token (`None` for `--auth none`).
     pub token: Option<String>,
+    /// The server process to measure.
+    pub server: Option<Watch>,
 }
 
 /// What an ingest test measured.
@@ -75,6 +78,11 @@ pub struct IngestReport {
     pub lost: u64,
     /// Events seen twice or out of order (ids not increasing).
     pub duplicates: u64,
+    /// The server over the publishing window, when its process was given: what the stored
+    /// rate cost, and whether the machine had a core left.
+    pub server: Option<UsageReport>,
+    /// This load generator over the same window.
+    pub loadgen: UsageReport,
 }
 
 fn lot(index: usize) -> String {
@@ -144,6 +152,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
     // Stored events per lot, and request times.
     let per_lot: Arc<Vec<AtomicU64>> = Arc::new((0..lots).map(|_| AtomicU64::new(0)).collect());
     let refused = Arc::new(AtomicU64::new(0));
+    let server_usage = options.server.as_ref().map(Watch::start);
+    let own_before = usage::read("self", false);
     let started = Instant::now();
     let deadline = started + options.duration;
     let mut publishers = Vec::new();
@@ -205,6 +215,12 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
         times.extend(publisher.await?);
     }
     let elapsed = started.elapsed();
+    let server = server_usage.map(|usage| usage.report(elapsed.as_secs_f64()));
+    let loadgen = UsageReport::between(
+        own_before,
+        usage::read("self", false),
+        elapsed.as_secs_f64(),
+    );
     let stored: u64 = per_lot.iter().map(|n| n.load(Ordering::Relaxed)).sum();
 
     // Every dashboard has up to 10 s more to receive what its lot stored.
@@ -255,6 +271,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
         delivered,
         lost: expected.saturating_sub(delivered),
         duplicates,
+        server,
+        loadgen,
     })
 }
 

@@ -43,8 +43,22 @@ async fn a_short_ingest_test_stores_batches_and_every_dashboard_gets_its_lots_ev
         publishers: 2,
         duration: Duration::from_secs(1),
         token: None,
+        // This test process runs the server (and the dashboards).
+        server: Some(loadtest::Watch {
+            pids: vec![std::process::id()],
+            tree: false,
+        }),
     };
     let report = ingest::run(options).await.unwrap();
+    let server = report
+        .server
+        .as_ref()
+        .expect("the watched process is reported");
+    assert!(
+        server.cpu_s > 0.0 && server.rss_mib > 0.0,
+        "storing and fanning out cost CPU: {server:?}"
+    );
+    assert!(report.loadgen.rss_mib > 0.0, "{report:?}");
     assert!(report.stored >= 100, "{report:?}");
     assert_eq!(
         report.stored % 25,
