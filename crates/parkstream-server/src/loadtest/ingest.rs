@@ -26,7 +26,7 @@ use parkstream_protocol::EventType;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::usage::{self, UsageReport};
+use super::usage::UsageReport;
 use super::{Percentiles, Watch};
 
 /// One capacity update in this many is timed for the lag figures (parsing every timestamp
@@ -153,7 +153,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
     let per_lot: Arc<Vec<AtomicU64>> = Arc::new((0..lots).map(|_| AtomicU64::new(0)).collect());
     let refused = Arc::new(AtomicU64::new(0));
     let server_usage = options.server.as_ref().map(Watch::start);
-    let own_before = usage::read("self", false);
+    let own = Watch::own();
+    let own_usage = own.start();
     let started = Instant::now();
     let deadline = started + options.duration;
     let mut publishers = Vec::new();
@@ -216,11 +217,7 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<IngestReport> {
     }
     let elapsed = started.elapsed();
     let server = server_usage.map(|usage| usage.report(elapsed.as_secs_f64()));
-    let loadgen = UsageReport::between(
-        own_before,
-        usage::read("self", false),
-        elapsed.as_secs_f64(),
-    );
+    let loadgen = own_usage.report(elapsed.as_secs_f64());
     let stored: u64 = per_lot.iter().map(|n| n.load(Ordering::Relaxed)).sum();
 
     // Every dashboard has up to 10 s more to receive what its lot stored.

@@ -94,6 +94,14 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// This process (the load generator itself).
+    fn own() -> Self {
+        Self {
+            pids: vec![std::process::id()],
+            tree: false,
+        }
+    }
+
     fn read(&self) -> usage::Usage {
         self.pids
             .iter()
@@ -336,7 +344,8 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         .iter()
         .map(|(name, watch)| (name, watch.start()))
         .collect();
-    let own_before = usage::read("self", false);
+    let own = Watch::own();
+    let own_usage = own.start();
     let started = Instant::now();
     // Publishers take every `pub_conns`-th number, each on its own connection, to the
     // servers in turn.
@@ -382,7 +391,7 @@ pub async fn run(options: LoadtestOptions) -> anyhow::Result<Report> {
         .into_iter()
         .map(|(name, usage)| (name.clone(), usage.report(seconds)))
         .collect();
-    let loadgen = UsageReport::between(own_before, usage::read("self", false), seconds);
+    let loadgen = own_usage.report(seconds);
 
     let mut latencies = Vec::new();
     let (mut delivered, mut duplicates, mut out_of_order) = (0, 0, 0);
